@@ -1,0 +1,68 @@
+"""Guards on the public surface: what is exported, and what importing costs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import streamkit
+from streamkit import DecodeError, EncodeError, InvalidEventError, StreamkitError
+
+EXPECTED_ALL = [
+    "DecodeError",
+    "EncodeError",
+    "InvalidEventError",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "StreamkitError",
+    "encode_comment",
+    "encode_sse",
+    "json_event",
+]
+
+
+def test_all_is_sorted_and_lists_exactly_the_public_names() -> None:
+    assert streamkit.__all__ == sorted(streamkit.__all__)
+    assert streamkit.__all__ == EXPECTED_ALL
+    public = {name for name in vars(streamkit) if not name.startswith("_")}
+    # Submodules (private packages) are not public names.
+    assert public - {"_errors", "_formats"} == set(EXPECTED_ALL)
+
+
+@pytest.mark.parametrize("name", EXPECTED_ALL)
+def test_every_public_name_has_a_docstring(name: str) -> None:
+    assert getattr(streamkit, name).__doc__
+
+
+def test_import_streamkit_does_not_import_starlette_or_anyio() -> None:
+    code = (
+        "import sys, streamkit; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'starlette', 'anyio'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("error", "builtin"),
+    [(InvalidEventError, ValueError), (DecodeError, ValueError), (EncodeError, TypeError)],
+)
+def test_errors_subclass_the_base_and_the_builtin_they_refine(
+    error: type[Exception], builtin: type[Exception]
+) -> None:
+    assert issubclass(error, StreamkitError)
+    assert issubclass(error, builtin)
+
+
+def test_error_tree_is_drawn_in_the_module_docstring() -> None:
+    doc = sys.modules["streamkit._errors"].__doc__ or ""
+    for name in ("StreamkitError", "InvalidEventError", "DecodeError", "EncodeError"):
+        assert name in doc
+
+
+def test_version_matches_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    assert streamkit.__version__ == version("streamkit")
