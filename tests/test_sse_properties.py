@@ -7,9 +7,16 @@ import contextlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamkit import DecodeError, InvalidEventError, ServerSentEvent, SSEDecoder, encode_sse
+from streamkit import (
+    DecodeError,
+    InvalidEventError,
+    ServerSentEvent,
+    SSEDecoder,
+    encode_sse,
+    format_sse,
+)
 
-from .strategies import events, splits, texts, tricky_text
+from .strategies import events, retries, splits, texts, tricky_text
 
 
 def reference_decode(stream: bytes) -> tuple[list[ServerSentEvent], str, int | None]:
@@ -132,7 +139,26 @@ _streams = st.lists(
 ).map(lambda parts: "".join(parts).encode())
 
 
-@given(_streams | st.builds(lambda s: "\ufeff".encode() + s, _streams), st.data())
+def _only(ending: str) -> st.SearchStrategy[bytes]:
+    """Streams whose line endings are all ``ending`` (the decoder's fast path)."""
+    line = st.lists(_fragments | tricky_text.map(lambda t: t.replace("\r", "").replace("\n", "")))
+    return st.lists(
+        st.tuples(line.map("".join), st.sampled_from([1, 1, 1, 2, 3])).map(
+            lambda pair: pair[0] + ending * pair[1]
+        ),
+        max_size=12,
+    ).map(lambda parts: "".join(parts).encode())
+
+
+_any_streams = (
+    _streams
+    | _only("\n")
+    | _only("\r\n")
+    | st.builds(lambda s: "\ufeff".encode() + s, _streams | _only("\n"))
+)
+
+
+@given(_any_streams, st.data())
 def test_decoder_agrees_with_the_reference_algorithm(stream: bytes, data: st.DataObject) -> None:
     expected, last_event_id, retry = reference_decode(stream)
     decoder = SSEDecoder()
@@ -174,15 +200,14 @@ def _outcome(
 
 @given(
     st.binary(max_size=300)
-    | _streams
-    | st.builds(lambda a, b: a + b"\xff" + b, _streams, _streams),
+    | _any_streams
+    | st.builds(lambda a, b: a + b"\xff" + b, _any_streams, _any_streams),
     st.data(),
-    st.sampled_from([None, 8]),
+    st.sampled_from([{}, {"max_line_size": 8}, {"max_event_size": 6}, {"errors": "replace"}]),
 )
 def test_how_the_input_is_split_never_changes_the_outcome(
-    stream: bytes, data: st.DataObject, limit: int | None
+    stream: bytes, data: st.DataObject, options: dict[str, object]
 ) -> None:
-    options: dict[str, object] = {} if limit is None else {"max_line_size": limit}
     whole = _outcome([stream], **options)
     assert _outcome(data.draw(splits(stream)), **options) == whole
 
@@ -215,3 +240,37 @@ def test_any_id_is_refused_or_round_trips_exactly(value: str) -> None:
 def test_any_data_round_trips_with_line_endings_normalised(value: str) -> None:
     (got,) = SSEDecoder().feed(encode_sse(ServerSentEvent(value)))
     assert got.data == value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_field_values = st.none() | texts | tricky_text | st.sampled_from(["x\ny", "a\0", "\ud800"])
+
+
+@given(
+    _field_values,
+    _field_values,
+    _field_values,
+    st.none() | retries | st.sampled_from([-1, True]),
+    _field_values,
+    st.sampled_from(["\n", "\r\n"]),
+)
+def test_format_sse_equals_encoding_a_built_event(
+    data: str | None,
+    event: str | None,
+    id_: str | None,
+    retry: int | None,
+    comment: str | None,
+    sep: str,
+) -> None:
+    fields: dict[str, object] = {"event": event, "id": id_, "retry": retry, "comment": comment}
+    try:
+        expected: bytes | type[Exception] = encode_sse(
+            ServerSentEvent(data, **fields),  # type: ignore[arg-type]
+            sep=sep,
+        )
+    except InvalidEventError:
+        expected = InvalidEventError
+    try:
+        got: bytes | type[Exception] = format_sse(data, sep=sep, **fields)  # type: ignore[arg-type]
+    except InvalidEventError:
+        got = InvalidEventError
+    assert got == expected

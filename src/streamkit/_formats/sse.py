@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
-from typing import Any, Final
+from typing import Any, Final, Self, TypeVar
 
 import orjson
 
@@ -31,6 +31,7 @@ __all__ = [
     "ServerSentEvent",
     "encode_comment",
     "encode_sse",
+    "format_sse",
     "json_event",
 ]
 
@@ -39,21 +40,20 @@ __all__ = [
 #: clients often mishandle it, so streamkit refuses to emit it.
 _SEPARATORS: Final = frozenset({"\n", "\r\n"})
 
+_E = TypeVar("_E", bound="ServerSentEvent")
 
-def _check_text(field: str, value: object) -> str:
+
+def _valid_text(field: str, value: object) -> str:
+    """The full check of a text field: a str (a subclass becomes a plain str)
+    that can be encoded as UTF-8."""
     if type(value) is not str:
-        if isinstance(value, str):  # a str subclass: keep its text, drop the type
-            return str.__str__(value)
-        raise InvalidEventError(
-            f"ServerSentEvent {field} must be a str or None, got {type(value).__name__}"
-        )
-    return value
-
-
-def _check_encodable(field: str, value: str) -> None:
+        if not isinstance(value, str):
+            raise InvalidEventError(
+                f"ServerSentEvent {field} must be a str or None, got {type(value).__name__}"
+            )
+        value = str.__str__(value)
     # A lone surrogate (from a bad decode upstream, or "\ud800" in source) has
     # no UTF-8 form; catch it here rather than mid-stream in the encoder.
-    # isascii() is O(1) on CPython, so ASCII values pay nothing.
     if not value.isascii():
         try:
             value.encode()
@@ -62,17 +62,39 @@ def _check_encodable(field: str, value: str) -> None:
                 f"ServerSentEvent {field} contains a lone surrogate "
                 f"{value[exc.start]!r} at index {exc.start}, which cannot be encoded as UTF-8"
             ) from None
+    return value
 
 
-def _check_single_line(field: str, value: str) -> None:
+def _valid_line(field: str, value: object) -> str:
+    text = _valid_text(field, value)
     for char, name in (("\r", "CR"), ("\n", "LF")):
-        index = value.find(char)
+        index = text.find(char)
         if index != -1:
             raise InvalidEventError(
                 f"ServerSentEvent {field} contains a {name} ({char!r}) at index {index}; "
                 f"a line break would end the {field} field early and inject what follows "
                 f"as new fields. Use a single-line value."
             )
+    return text
+
+
+def _valid_id(value: object) -> str:
+    text = _valid_line("id", value)
+    index = text.find("\0")
+    if index != -1:
+        raise InvalidEventError(
+            f"ServerSentEvent id contains NUL at index {index}; clients ignore an id "
+            f"field containing NUL, so the id would be silently lost"
+        )
+    return text
+
+
+def _valid_retry(value: object) -> int:
+    if type(value) is bool or not isinstance(value, int) or value < 0:
+        raise InvalidEventError(
+            f"ServerSentEvent retry must be an int >= 0 (milliseconds), got {value!r}"
+        )
+    return int(value)  # an IntEnum member becomes its plain value
 
 
 def _split_lines(text: str) -> list[str]:
@@ -81,7 +103,7 @@ def _split_lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ServerSentEvent:
     """One Server-Sent Event: the value the encoder writes and the decoder reads.
 
@@ -117,58 +139,59 @@ class ServerSentEvent:
     retry: int | None = None
     comment: str | None = None
 
-    def __post_init__(self) -> None:
-        data, event, id_, retry, comment = self.data, self.event, self.id, self.retry, self.comment
-        if data is not None:
-            if type(data) is not str:
-                object.__setattr__(self, "data", data := _check_text("data", data))
-            _check_encodable("data", data)
-        if event is not None:
-            if type(event) is not str:
-                object.__setattr__(self, "event", event := _check_text("event", event))
-            _check_single_line("event", event)
-            _check_encodable("event", event)
-        if id_ is not None:
-            if type(id_) is not str:
-                object.__setattr__(self, "id", id_ := _check_text("id", id_))
-            _check_single_line("id", id_)
-            index = id_.find("\0")
-            if index != -1:
-                raise InvalidEventError(
-                    f"ServerSentEvent id contains NUL at index {index}; clients ignore an id "
-                    f"field containing NUL, so the id would be silently lost"
-                )
-            _check_encodable("id", id_)
-        if retry is not None and (type(retry) is bool or not isinstance(retry, int) or retry < 0):
-            raise InvalidEventError(
-                f"ServerSentEvent retry must be an int >= 0 (milliseconds), got {retry!r}"
-            )
-        if comment is not None:
-            if type(comment) is not str:
-                object.__setattr__(self, "comment", comment := _check_text("comment", comment))
-            _check_encodable("comment", comment)
-        if data is None and event is None and id_ is None and retry is None and comment is None:
+    def __new__(
+        cls,
+        data: str | None = None,
+        *,
+        event: str | None = None,
+        id: str | None = None,
+        retry: int | None = None,
+        comment: str | None = None,
+    ) -> Self:
+        # The hot path of every SSE stream, so: a cheap test per field that
+        # passes for the common case (plain ASCII str, single line), and the
+        # full check only when it fails.
+        if data is not None and (type(data) is not str or not data.isascii()):
+            data = _valid_text("data", data)
+        if event is not None and (
+            type(event) is not str or "\n" in event or "\r" in event or not event.isascii()
+        ):
+            event = _valid_line("event", event)
+        if id is not None and (
+            type(id) is not str or "\n" in id or "\r" in id or "\0" in id or not id.isascii()
+        ):
+            id = _valid_id(id)
+        if retry is not None and (type(retry) is not int or retry < 0):
+            retry = _valid_retry(retry)
+        if comment is not None and (type(comment) is not str or not comment.isascii()):
+            comment = _valid_text("comment", comment)
+        if data is None and event is None and id is None and retry is None and comment is None:
             raise InvalidEventError(
                 "ServerSentEvent needs at least one of data, event, id, retry or comment; "
                 "an empty event is a bare blank line, which some clients turn into a "
                 "phantom empty message"
             )
+        if cls is not ServerSentEvent:
+            return _build_subclass(cls, data, event, id, retry, comment)
+        self: Self = unchecked_event(data, event, id, retry, comment)
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling and copying rebuild through __new__, so they validate too.
+        return (_rebuild, (type(self), self.data, self.event, self.id, self.retry, self.comment))
+
+    def __post_init__(self) -> None:
+        # Reached only from the generated __init__ of a dataclass subclass,
+        # after __new__ has validated the same arguments.
+        pass
 
     @classmethod
     def _trusted(
         cls, data: str, event: str | None, id: str | None, retry: int | None
     ) -> ServerSentEvent:
-        # The decoder's constructor: its values come from parsed lines, which
-        # cannot hold CR or LF, and it has already applied the spec's rules,
-        # so validating again would only cost time on the decoding hot path.
-        self = object.__new__(cls)
-        setattr_ = object.__setattr__
-        setattr_(self, "data", data)
-        setattr_(self, "event", event)
-        setattr_(self, "id", id)
-        setattr_(self, "retry", retry)
-        setattr_(self, "comment", None)
-        return self
+        # The decoder's constructor (see unchecked_event).
+        event_: ServerSentEvent = unchecked_event(data, event, id, retry)
+        return event_
 
     def json(self) -> Any:
         """Parse ``data`` as JSON (for events read by :class:`~streamkit.SSEDecoder`).
@@ -182,6 +205,71 @@ class ServerSentEvent:
             return orjson.loads(self.data)
         except orjson.JSONDecodeError as exc:
             raise DecodeError(f"ServerSentEvent data is not valid JSON: {exc}") from None
+
+
+class _Builder:
+    """Has exactly ServerSentEvent's slots but no frozen ``__setattr__``."""
+
+    __slots__ = ("comment", "data", "event", "id", "retry")
+
+
+def unchecked_event(
+    data: str | None,
+    event: str | None,
+    id: str | None,
+    retry: int | None,
+    comment: str | None = None,
+) -> Any:
+    """A ServerSentEvent holding these values, which must already be valid.
+
+    ``ServerSentEvent.__new__`` calls it after validating, and the decoder,
+    whose values come from parsed lines (which cannot hold CR or LF) and
+    already follow the spec's rules.
+
+    Filling a frozen slotted instance costs five ``object.__setattr__`` calls
+    (about 1 us). Filling a plain object with the same slots and then switching
+    its class (allowed between identical layouts) costs a quarter of that.
+    """
+    self: Any = _Builder()
+    self.data = data
+    self.event = event
+    self.id = id
+    self.retry = retry
+    self.comment = comment
+    self.__class__ = ServerSentEvent
+    return self
+
+
+def _build_subclass(
+    cls: type[_E],
+    data: str | None,
+    event: str | None,
+    id: str | None,
+    retry: int | None,
+    comment: str | None,
+) -> _E:
+    # A subclass may add slots, so its layout can differ from _Builder's.
+    new = object.__new__(cls)
+    for name, value in (
+        ("data", data),
+        ("event", event),
+        ("id", id),
+        ("retry", retry),
+        ("comment", comment),
+    ):
+        object.__setattr__(new, name, value)
+    return new
+
+
+def _rebuild(
+    cls: type[_E],
+    data: str | None,
+    event: str | None,
+    id: str | None,
+    retry: int | None,
+    comment: str | None,
+) -> _E:
+    return cls(data, event=event, id=id, retry=retry, comment=comment)
 
 
 def json_event(
@@ -219,7 +307,9 @@ def json_event(
     return ServerSentEvent(data, event=event, id=id, retry=retry, comment=comment)
 
 
-def encode_sse(event: ServerSentEvent | bytes, *, sep: str = "\n") -> bytes:
+def encode_sse(
+    event: ServerSentEvent | bytes | bytearray | memoryview, *, sep: str = "\n"
+) -> bytes:
     """Encode one event as UTF-8 wire bytes, ending with a blank line.
 
     Fields are written in the order comment, ``id``, ``event``, ``data``,
@@ -241,12 +331,23 @@ def encode_sse(event: ServerSentEvent | bytes, *, sep: str = "\n") -> bytes:
     if sep != "\n" and sep not in _SEPARATORS:
         _bad_separator(sep)
     data = event.data
-    if event.event is None and event.id is None and event.comment is None and event.retry is None:
-        # The common case, a data-only event: one format and one encode.
-        assert data is not None  # __post_init__ refuses events with no field set
-        if "\n" not in data and "\r" not in data:
-            return f"data: {data}{sep}{sep}".encode()
-        return f"data: {f'{sep}data: '.join(_split_lines(data))}{sep}{sep}".encode()
+    if (
+        data is not None
+        and event.comment is None
+        and event.retry is None
+        and "\n" not in data
+        and "\r" not in data
+    ):
+        # The shapes nearly every stream sends: single-line data with or
+        # without an id and an event type. One format, one encode.
+        type_, id_ = event.event, event.id
+        if type_ is None:
+            if id_ is None:
+                return f"data: {data}{sep}{sep}".encode()
+            return f"id: {id_}{sep}data: {data}{sep}{sep}".encode()
+        if id_ is None:
+            return f"event: {type_}{sep}data: {data}{sep}{sep}".encode()
+        return f"id: {id_}{sep}event: {type_}{sep}data: {data}{sep}{sep}".encode()
     lines: list[str] = []
     if event.comment is not None:
         lines.extend(f": {line}" if line else ":" for line in _split_lines(event.comment))
@@ -255,15 +356,69 @@ def encode_sse(event: ServerSentEvent | bytes, *, sep: str = "\n") -> bytes:
     if event.event is not None:
         lines.append(f"event: {event.event}")
     if data is not None:
-        if "\n" not in data and "\r" not in data:
-            lines.append(f"data: {data}")
-        else:
-            lines.extend(f"data: {line}" for line in _split_lines(data))
+        if "\r" in data:
+            data = data.replace("\r\n", "\n").replace("\r", "\n")
+        # One "data: " line per line, made by a single replace in C.
+        lines.append("data: " + data.replace("\n", f"{sep}data: "))
     if event.retry is not None:
         lines.append(f"retry: {int(event.retry)}")
     lines.append("")
     lines.append("")
     return sep.join(lines).encode()
+
+
+def format_sse(
+    data: str | None = None,
+    *,
+    event: str | None = None,
+    id: str | None = None,
+    retry: int | None = None,
+    comment: str | None = None,
+    sep: str = "\n",
+) -> bytes:
+    """Validate and encode one event in a single call, without building an event.
+
+    ``format_sse(...)`` returns exactly ``encode_sse(ServerSentEvent(...),
+    sep=sep)`` and raises exactly what that would raise; it is the faster
+    spelling for code that makes frames on the fly.
+
+    Example::
+
+        >>> format_sse("hello", id="1")
+        b'id: 1\ndata: hello\n\n'
+    """
+    if (
+        sep == "\n"
+        and retry is None
+        and comment is None
+        and type(data) is str
+        and data.isascii()
+        and "\r" not in data
+        and (
+            id is None
+            or (
+                type(id) is str
+                and id.isascii()
+                and "\n" not in id
+                and "\r" not in id
+                and "\0" not in id
+            )
+        )
+    ):
+        # The common shapes, checked the way ServerSentEvent checks them.
+        if "\n" in data:
+            data = data.replace("\n", "\ndata: ")  # one data line per line
+        if event is None:
+            if id is None:
+                return f"data: {data}\n\n".encode()
+            return f"id: {id}\ndata: {data}\n\n".encode()
+        if type(event) is str and event.isascii() and "\n" not in event and "\r" not in event:
+            if id is None:
+                return f"event: {event}\ndata: {data}\n\n".encode()
+            return f"id: {id}\nevent: {event}\ndata: {data}\n\n".encode()
+    return encode_sse(
+        ServerSentEvent(data, event=event, id=id, retry=retry, comment=comment), sep=sep
+    )
 
 
 def encode_comment(text: str = "", *, sep: str = "\n") -> bytes:
@@ -281,8 +436,7 @@ def encode_comment(text: str = "", *, sep: str = "\n") -> bytes:
     """
     if sep not in _SEPARATORS:
         _bad_separator(sep)
-    text = _check_text("comment", text)
-    _check_encodable("comment", text)
+    text = _valid_text("comment", text)
     if not text:
         return f":{sep}".encode()
     if "\n" not in text and "\r" not in text:

@@ -22,10 +22,12 @@ linear in the input however it is split.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Final, Literal
 
 from streamkit._errors import DecodeError
-from streamkit._formats.sse import ServerSentEvent
+from streamkit._formats.sse import ServerSentEvent, unchecked_event
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder"]
 
@@ -36,6 +38,22 @@ __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder"]
 DEFAULT_MAX_EVENT_SIZE: Final = 16 * 1024 * 1024
 
 _BOM: Final = b"\xef\xbb\xbf"
+
+#: The block shapes nearly every server sends: an optional id, an optional
+#: event type, one data line, and an optional id after it (FastAPI writes the
+#: id last). Each field name may be followed by one space, which is not part
+#: of the value. An id containing NUL does not match, so the general path
+#: ignores that field as it must. Possessive quantifiers (``*+``, ``?+``)
+#: make a block that does not match fail in linear time, not by backtracking.
+_BLOCK = (
+    r"(?:(id): ?+([^\n\0]*+)\n)?+(?:event: ?+([^\n]*+)\n)?+data: ?+([^\n]*+)"
+    r"(?:\n(id): ?+([^\n\0]*+))?+"
+)
+_common_block = re.compile(_BLOCK).fullmatch
+#: A region made only of such blocks, each ended by a blank line: verified in
+#: one C pass, then its fields extracted in another.
+_all_common = re.compile(f"(?:{_BLOCK}\n\n)*+").fullmatch
+_common_fields = re.compile(f"{_BLOCK}\n\n").findall
 
 
 class SSEDecoder:
@@ -80,7 +98,9 @@ class SSEDecoder:
         "_errors",
         "_event",
         "_failed",
+        "_fast_max",
         "_id_buffer",
+        "_idle",
         "_line_no",
         "_max_event",
         "_max_line",
@@ -121,6 +141,11 @@ class SSEDecoder:
         self._line_no = 0  # lines completed so far
         self._offset = 0  # stream offset of the first byte of self._buf
         self._failed: DecodeError | None = None
+        # No partial line, event or CR pending, no error, BOM question settled:
+        # a feed of whole events can then be decoded in one go (see feed()).
+        self._idle = False
+        # A feed no larger than both limits cannot cross either of them.
+        self._fast_max = min(self._max_line, self._max_event)
 
     @property
     def pending(self) -> bool:
@@ -135,6 +160,40 @@ class SSEDecoder:
                 event over its size limit, or a feed after an earlier failure.
                 ``line`` and ``offset`` on the error say where.
         """
+        if (
+            self._idle
+            and type(data) is bytes
+            and len(data) <= self._fast_max
+            and data.endswith(b"\n\n")
+            and b"\r" not in data
+        ):
+            # The common case, one or more whole events (servers flush events
+            # one at a time): decode once, split at blank lines, done.
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                return self._feed_general(data)
+            lines = text.count("\n")
+            self._line_no += lines
+            self._offset += len(data)
+            if lines == 2 and text[:5] == "data:":
+                # Exactly one event of one data line: the commonest feed.
+                value = text[6:-2] if text[5] == " " else text[5:-2]
+                return [unchecked_event(value, None, self.last_event_id or None, None)]
+            if lines <= 5 and (match := _common_block(text, 0, len(text) - 2)) is not None:
+                # One event of the common shapes (at most 4 lines).
+                has_id, id_, type_, value, has_later_id, later_id = match.groups()
+                if has_later_id:
+                    self._id_buffer = self.last_event_id = later_id  # the last id wins
+                elif has_id:
+                    self._id_buffer = self.last_event_id = id_
+                return [unchecked_event(value, type_ or None, self.last_event_id or None, None)]
+            out: list[ServerSentEvent] = []
+            self._complete(text, 0, len(text), out)
+            return out
+        return self._feed_general(data)
+
+    def _feed_general(self, data: bytes | bytearray | memoryview) -> list[ServerSentEvent]:
         if self._failed is not None:
             raise DecodeError(
                 f"SSEDecoder cannot continue after an earlier error: {self._failed}",
@@ -151,10 +210,22 @@ class SSEDecoder:
         except DecodeError as exc:
             exc.partial = list(out)
             self._failed = exc
+            self._idle = False
             raise
+        self._idle = not (
+            self._at_start
+            or self._skip_lf
+            or self._buf
+            or self._data
+            or self._event
+            or self._pending_retry is not None
+            or self._id_buffer != self.last_event_id
+        )
         return out
 
     def _feed(self, data: bytes, out: list[ServerSentEvent]) -> None:
+        if not data:
+            return  # (and a CR at the end of the last feed still awaits its LF)
         if self._at_start:
             # Strip one leading BOM (WHATWG: "a single leading U+FEFF"), also
             # when its three bytes arrive in separate feeds.
@@ -186,8 +257,12 @@ class SSEDecoder:
             buf += data
             data = bytes(buf)
             buf.clear()
-        # bytes.splitlines splits on exactly CRLF, LF and CR (unlike
-        # str.splitlines), which is the SSE definition of a line ending.
+        if self._fast(data, out):
+            return
+        # The general path, line by line: bare CRs, invalid UTF-8, or input
+        # large enough that a limit might be crossed. bytes.splitlines splits
+        # on exactly CRLF, LF and CR (unlike str.splitlines), which is the SSE
+        # definition of a line ending.
         lines = data.splitlines(keepends=True)
         last = lines[-1][-1]
         tail = b""
@@ -201,52 +276,202 @@ class SSEDecoder:
             if len(buf) > self._max_line:
                 raise self._line_too_long(len(buf))
 
+    def _fast(self, data: bytes, out: list[ServerSentEvent]) -> bool:
+        """Decode every complete line of ``data`` at once, when that provably
+        gives what the line-by-line path would; return False otherwise.
+
+        The conditions: lines end in LF or CRLF only (so the complete part
+        ends at the last LF), the complete part is no larger than either
+        size limit (so no line or event in it can cross one), and it is valid
+        UTF-8 (or, in replace mode, needed no replacement, whose U+FFFD would
+        count differently towards the limits).
+        """
+        cut = data.rfind(b"\n") + 1
+        if cut > self._max_line or self._data_size + cut > self._max_event:
+            return False
+        crs = data.count(b"\r")
+        if crs and (data.find(b"\r", cut) != -1 or crs != data.count(b"\r\n")):
+            return False
+        region = data if cut == len(data) else data[:cut]
+        try:
+            text = region.decode("utf-8", self._errors)
+        except UnicodeDecodeError:
+            return False
+        if self._errors == "replace" and "\ufffd" in text:
+            return False
+        if crs:
+            text = text.replace("\r\n", "\n")
+        self._text(text, out)
+        self._line_no += text.count("\n")
+        self._offset += cut
+        if cut < len(data):
+            self._buf += data[cut:]
+            if len(self._buf) > self._max_line:
+                raise self._line_too_long(len(self._buf))
+        return True
+
+    def _text(self, text: str, out: list[ServerSentEvent]) -> None:
+        """Interpret complete lines (``text`` ends with LF): the events they
+        finish, then the lines of the event still being sent."""
+        last_blank = text.rfind("\n\n")
+        if last_blank == -1:
+            # No blank line after a line in this text (one at its very start,
+            # ending a line from an earlier feed, shows up as a first "").
+            self._lines(text[:-1].split("\n"), out)
+            return
+        end = last_blank + 2  # just past the last blank line
+        start = 0
+        if (
+            self._data
+            or self._event
+            or self._pending_retry is not None
+            or self._id_buffer != self.last_event_id
+        ):
+            # The first block continues an event begun in an earlier feed.
+            start = text.find("\n\n") + 2
+            self._lines(text[: start - 2].split("\n"), out)
+            self._dispatch(out)
+        if end > start:
+            self._complete(text, start, end, out)
+        if end < len(text):  # the lines after the last blank line
+            self._lines(text[end:-1].split("\n"), out)
+
+    def _complete(self, text: str, start: int, end: int, out: list[ServerSentEvent]) -> None:
+        """Interpret ``text[start:end]``: whole events, each ended by a blank
+        line, starting with nothing pending."""
+        if _all_common(text, start, end) is not None:
+            last_id = self.last_event_id
+            for has_id, id_, type_, value, has_later_id, later_id in _common_fields(
+                text, start, end
+            ):
+                if has_later_id:
+                    last_id = later_id  # the last id field wins
+                elif has_id:
+                    last_id = id_
+                out.append(unchecked_event(value, type_ or None, last_id or None, None))
+            self._id_buffer = self.last_event_id = last_id
+            return
+        self._blocks(text[start : end - 2].split("\n\n"), out)
+
+    def _blocks(self, blocks: list[str], out: list[ServerSentEvent]) -> None:
+        """Interpret whole events (each block ended with a blank line), starting
+        with nothing pending. The hot loop: shapes that need no per-line work
+        are recognised first, and the rest is interpreted inline."""
+        for block in blocks:
+            if "\n" not in block:
+                if block[:5] == "data:":
+                    # One data line and nothing else: default type, same id.
+                    value = block[6:] if block[5:6] == " " else block[5:]
+                    out.append(unchecked_event(value, None, self.last_event_id or None, None))
+                    continue
+                lines: Iterable[str] = (block,)
+            elif block[:6] == "data: " and block.count("\ndata: ") == block.count("\n"):
+                # Only "data: " lines (values cannot hold LF): join in C.
+                value = block[6:].replace("\ndata: ", "\n")
+                out.append(unchecked_event(value, None, self.last_event_id or None, None))
+                continue
+            elif (match := _common_block(block)) is not None:
+                # id, event and one data line, in the orders servers use.
+                has_id, id_, type_, value, has_later_id, later_id = match.groups()
+                if has_later_id:
+                    self._id_buffer = self.last_event_id = later_id  # the last id wins
+                elif has_id:
+                    self._id_buffer = self.last_event_id = id_
+                out.append(unchecked_event(value, type_ or None, self.last_event_id or None, None))
+                continue
+            else:
+                lines = block.split("\n")
+            data: list[str] = []
+            type_ = ""
+            retry = None
+            for line in lines:
+                # The three common fields by prefix; the rest the general way.
+                if line[:5] == "data:":
+                    data.append(line[6:] if line[5:6] == " " else line[5:])
+                elif line[:3] == "id:":
+                    value = line[4:] if line[3:4] == " " else line[3:]
+                    if "\0" not in value:  # an id with NUL is ignored entirely
+                        self._id_buffer = value
+                elif line[:6] == "event:":
+                    type_ = line[7:] if line[6:7] == " " else line[6:]
+                elif line:
+                    # (An empty line can only come before the first line, as
+                    # extra blank lines after the last event: no-ops; or after
+                    # the last, where the dispatch below does the same.)
+                    field, _, value = line.partition(":")
+                    if value[:1] == " ":
+                        value = value[1:]
+                    if field == "retry" and value.isascii() and value.isdigit():
+                        self.retry = retry = int(value)
+                    elif field == "data":  # "data" with no colon: an empty line of data
+                        data.append(value)
+                    elif field == "event":
+                        type_ = value
+                    elif field == "id":
+                        self._id_buffer = value
+            self.last_event_id = self._id_buffer
+            if data:
+                out.append(
+                    unchecked_event(
+                        "\n".join(data), type_ or None, self.last_event_id or None, retry
+                    )
+                )
+
     def _process(self, lines: list[bytes], out: list[ServerSentEvent]) -> None:
         max_line = self._max_line
         errors = self._errors
-        data = self._data
         for raw in lines:
             content = raw.rstrip(b"\r\n")
             size = len(content)
             if size > max_line:
                 raise self._line_too_long(size)
             self._line_no += 1
-            if not size:
-                # A blank line: dispatch (WHATWG 9.2.6). The last event id is
-                # updated even when there is no data to dispatch.
-                self.last_event_id = self._id_buffer
-                if data:
-                    out.append(
-                        ServerSentEvent._trusted(
-                            "\n".join(data),
-                            self._event or None,
-                            self.last_event_id or None,
-                            self._pending_retry,
-                        )
-                    )
-                    data.clear()
-                    self._data_size = 0
-                self._event = ""
-                self._pending_retry = None
-                self._offset += len(raw)
+            if size:
+                try:
+                    line = content.decode("utf-8", errors)
+                except UnicodeDecodeError as exc:
+                    raise DecodeError(
+                        f"invalid UTF-8 in SSE stream at line {self._line_no}, byte {exc.start} "
+                        f"of the line (stream offset {self._offset + exc.start}): {exc.reason}",
+                        line=self._line_no,
+                        offset=self._offset + exc.start,
+                    ) from None
+                self._lines((line,), out)
+            else:
+                self._dispatch(out)
+            self._offset += len(raw)
+
+    def _dispatch(self, out: list[ServerSentEvent]) -> None:
+        # A blank line (WHATWG 9.2.6). The last event id is updated even when
+        # there is no data to dispatch.
+        self.last_event_id = self._id_buffer
+        if self._data:
+            out.append(
+                unchecked_event(
+                    "\n".join(self._data),
+                    self._event or None,
+                    self.last_event_id or None,
+                    self._pending_retry,
+                )
+            )
+            self._data = []
+            self._data_size = 0
+        self._event = ""
+        self._pending_retry = None
+
+    def _lines(self, lines: Iterable[str], out: list[ServerSentEvent]) -> None:
+        """Interpret complete lines, already decoded and without line endings."""
+        for line in lines:
+            if not line:
+                self._dispatch(out)
                 continue
-            try:
-                line = content.decode("utf-8", errors)
-            except UnicodeDecodeError as exc:
-                raise DecodeError(
-                    f"invalid UTF-8 in SSE stream at line {self._line_no}, byte {exc.start} "
-                    f"of the line (stream offset {self._offset + exc.start}): {exc.reason}",
-                    line=self._line_no,
-                    offset=self._offset + exc.start,
-                ) from None
             field, _, value = line.partition(":")
             if value[:1] == " ":
                 value = value[1:]
             if field == "data":
-                # Count the value's bytes (the line less "data:" and the
-                # stripped space, all ASCII) plus the LF that joins it to the
+                # Count the value's bytes plus the LF that joins it to the
                 # next line, so the limit is on the data the event carries.
-                self._data_size += size - (len(line) - len(value)) + 1
+                self._data_size += (len(value) if value.isascii() else len(value.encode())) + 1
                 if self._data_size - 1 > self._max_event:
                     raise DecodeError(
                         f"SSE event exceeds max_event_size ({self._max_event} bytes of data) "
@@ -254,7 +479,7 @@ class SSEDecoder:
                         line=self._line_no,
                         offset=self._offset,
                     )
-                data.append(value)
+                self._data.append(value)
             elif field == "event":
                 self._event = value
             elif field == "id" and "\0" not in value:  # an id with NUL is ignored entirely
@@ -264,7 +489,6 @@ class SSEDecoder:
                 self.retry = self._pending_retry = int(value)
             # Anything else is a comment (empty field name) or an unknown field:
             # both are ignored.
-            self._offset += len(raw)
 
     def _line_too_long(self, size: int) -> DecodeError:
         return DecodeError(

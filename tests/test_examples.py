@@ -1,0 +1,67 @@
+"""The example apps, run under a real server and read by real clients."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from streamkit import SSEDecoder
+
+from ._server import run_server
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def hello_url() -> Iterator[str]:
+    app = load_example("hello_sse").app
+    with run_server(app, fail_on_app_error=False) as url:
+        yield url
+
+
+def test_hello_sse_serves_the_page(hello_url: str) -> None:
+    response = httpx.get(f"{hello_url}/", timeout=10)
+    assert response.status_code == 200
+    assert 'new EventSource("/clock")' in response.text
+
+
+def test_hello_sse_clock_streams_json_ticks_with_ids(hello_url: str) -> None:
+    decoder = SSEDecoder()
+    events = []
+    with httpx.stream("GET", f"{hello_url}/clock", timeout=10) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        for chunk in response.iter_bytes():
+            events.extend(decoder.feed(chunk))
+            if len(events) >= 2:
+                break
+    assert [e.event for e in events[:2]] == ["tick", "tick"]
+    assert [e.id for e in events[:2]] == ["1", "2"]
+    assert events[1].json()["n"] == 2
+
+
+def test_hello_sse_clock_reads_the_same_with_httpx_sse(hello_url: str) -> None:
+    with (
+        httpx.Client(timeout=10) as client,
+        connect_sse(client, "GET", f"{hello_url}/clock") as source,
+    ):
+        first = next(iter(source.iter_sse()))
+    assert first.event == "tick"
+    assert first.id == "1"
