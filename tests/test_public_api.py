@@ -8,19 +8,46 @@ import sys
 import pytest
 
 import streamkit
-from streamkit import DecodeError, EncodeError, InvalidEventError, StreamkitError
+from streamkit import (
+    DecodeError,
+    EncodeError,
+    FirstItemTimeout,
+    IdleTimeout,
+    InvalidEventError,
+    StreamkitError,
+    StreamTimeout,
+    TotalTimeout,
+)
 
 EXPECTED_ALL = [
     "DecodeError",
     "EncodeError",
+    "ErrorInfo",
+    "FirstItemTimeout",
+    "IdleTimeout",
     "InvalidEventError",
+    "Progress",
     "SSEDecoder",
     "ServerSentEvent",
+    "StreamTimeout",
     "StreamkitError",
+    "TotalTimeout",
+    "async_iter",
+    "catch_errors",
+    "coalesce",
+    "describe_error",
     "encode_comment",
     "encode_sse",
+    "encoded_chunks",
+    "exponential_backoff",
     "format_sse",
+    "heartbeat",
     "json_event",
+    "progress",
+    "retry_until_first",
+    "sse_chunks",
+    "sse_error_frame",
+    "with_timeouts",
 ]
 
 
@@ -48,7 +75,15 @@ def test_import_streamkit_does_not_import_starlette() -> None:
 
 @pytest.mark.parametrize(
     ("error", "builtin"),
-    [(InvalidEventError, ValueError), (DecodeError, ValueError), (EncodeError, TypeError)],
+    [
+        (InvalidEventError, ValueError),
+        (DecodeError, ValueError),
+        (EncodeError, TypeError),
+        (StreamTimeout, TimeoutError),
+        (FirstItemTimeout, StreamTimeout),
+        (IdleTimeout, StreamTimeout),
+        (TotalTimeout, StreamTimeout),
+    ],
 )
 def test_errors_subclass_the_base_and_the_builtin_they_refine(
     error: type[Exception], builtin: type[Exception]
@@ -59,7 +94,16 @@ def test_errors_subclass_the_base_and_the_builtin_they_refine(
 
 def test_error_tree_is_drawn_in_the_module_docstring() -> None:
     doc = sys.modules["streamkit._errors"].__doc__ or ""
-    for name in ("StreamkitError", "InvalidEventError", "DecodeError", "EncodeError"):
+    for name in (
+        "StreamkitError",
+        "InvalidEventError",
+        "DecodeError",
+        "EncodeError",
+        "StreamTimeout",
+        "FirstItemTimeout",
+        "IdleTimeout",
+        "TotalTimeout",
+    ):
         assert name in doc
 
 

@@ -322,12 +322,6 @@ def client(base_url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    backend: str = request.param
-    return backend
-
-
 # --- agreement: httpx-sse is spec-correct on these ------------------------------
 
 

@@ -6,14 +6,29 @@ exactly to their specs and streamed without leaks.
 The package is layered; this module re-exports the public names:
 
 * formats (pure, sans-I/O): :class:`ServerSentEvent`, :func:`encode_sse`,
-  :func:`encode_comment`, :func:`format_sse`, :func:`json_event`, :class:`SSEDecoder`;
+  :func:`encode_comment`, :func:`format_sse`, :func:`json_event`, :class:`SSEDecoder`,
+  :class:`ErrorInfo`, :func:`describe_error`, :func:`sse_error_frame`;
+* streams (anyio, asyncio and trio): :func:`async_iter`, :func:`coalesce`,
+  :func:`encoded_chunks`, :func:`sse_chunks`, :func:`heartbeat`,
+  :func:`with_timeouts`, :func:`catch_errors`, :func:`retry_until_first`,
+  :func:`progress`;
 * errors: :class:`StreamkitError` and its subclasses.
 
 ``import streamkit`` never imports starlette: the framework adapters live in
 ``streamkit.starlette``.
 """
 
-from streamkit._errors import DecodeError, EncodeError, InvalidEventError, StreamkitError
+from streamkit._errors import (
+    DecodeError,
+    EncodeError,
+    FirstItemTimeout,
+    IdleTimeout,
+    InvalidEventError,
+    StreamkitError,
+    StreamTimeout,
+    TotalTimeout,
+)
+from streamkit._formats.errorinfo import ErrorInfo, describe_error, sse_error_frame
 from streamkit._formats.sse import (
     ServerSentEvent,
     encode_comment,
@@ -22,18 +37,46 @@ from streamkit._formats.sse import (
     json_event,
 )
 from streamkit._formats.sse_decoder import SSEDecoder
+from streamkit._streams.chunkers import coalesce, encoded_chunks, sse_chunks
+from streamkit._streams.progress import Progress, progress
+from streamkit._streams.sources import async_iter
+from streamkit._streams.wrappers import (
+    catch_errors,
+    exponential_backoff,
+    heartbeat,
+    retry_until_first,
+    with_timeouts,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DecodeError",
     "EncodeError",
+    "ErrorInfo",
+    "FirstItemTimeout",
+    "IdleTimeout",
     "InvalidEventError",
+    "Progress",
     "SSEDecoder",
     "ServerSentEvent",
+    "StreamTimeout",
     "StreamkitError",
+    "TotalTimeout",
+    "async_iter",
+    "catch_errors",
+    "coalesce",
+    "describe_error",
     "encode_comment",
     "encode_sse",
+    "encoded_chunks",
+    "exponential_backoff",
     "format_sse",
+    "heartbeat",
     "json_event",
+    "progress",
+    "retry_until_first",
+    "sse_chunks",
+    "sse_error_frame",
+    "with_timeouts",
 ]

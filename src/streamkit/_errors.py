@@ -7,7 +7,11 @@ builtin exception it refines, so code that already catches ``ValueError`` or
     StreamkitError                          (Exception)
      ├── InvalidEventError                  (+ ValueError)  an event that cannot be sent as given
      ├── DecodeError                        (+ ValueError)  bytes that are not a valid stream
-     └── EncodeError                        (+ TypeError)   a value the encoder cannot represent
+     ├── EncodeError                        (+ TypeError)   a value the encoder cannot represent
+     └── StreamTimeout                      (+ TimeoutError) a stream took too long
+          ├── FirstItemTimeout                               no first item in time
+          ├── IdleTimeout                                    too long between two items
+          └── TotalTimeout                                   the whole stream took too long
 
 Decoders promise to raise nothing but :class:`DecodeError`, whatever bytes they
 are fed.
@@ -15,7 +19,16 @@ are fed.
 
 from __future__ import annotations
 
-__all__ = ["DecodeError", "EncodeError", "InvalidEventError", "StreamkitError"]
+__all__ = [
+    "DecodeError",
+    "EncodeError",
+    "FirstItemTimeout",
+    "IdleTimeout",
+    "InvalidEventError",
+    "StreamTimeout",
+    "StreamkitError",
+    "TotalTimeout",
+]
 
 
 class StreamkitError(Exception):
@@ -65,3 +78,27 @@ class EncodeError(StreamkitError, TypeError):
     Raised, for example, when an object passed for JSON encoding has a type
     that has no JSON representation; the message names the type.
     """
+
+
+class StreamTimeout(StreamkitError, TimeoutError):
+    """A stream exceeded one of the limits given to :func:`~streamkit.with_timeouts`.
+
+    Attributes:
+        limit: the limit that was exceeded, in seconds.
+    """
+
+    def __init__(self, message: str, *, limit: float) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class FirstItemTimeout(StreamTimeout):
+    """The source produced no first item within ``first_item`` seconds."""
+
+
+class IdleTimeout(StreamTimeout):
+    """The source produced no item for ``idle`` seconds."""
+
+
+class TotalTimeout(StreamTimeout):
+    """The stream did not finish within ``total`` seconds."""

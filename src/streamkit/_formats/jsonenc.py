@@ -36,7 +36,7 @@ def _default(obj: Any) -> Any:
         return dump(mode="json")
     if isinstance(obj, Decimal):
         return str(obj)
-    if isinstance(obj, set | frozenset):
+    if isinstance(obj, (set, frozenset)):
         return list(obj)
     raise TypeError
 

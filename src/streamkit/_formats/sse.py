@@ -445,7 +445,7 @@ def encode_comment(text: str = "", *, sep: str = "\n") -> bytes:
 
 
 def _passthrough(event: object) -> bytes:
-    if isinstance(event, bytes | bytearray | memoryview):
+    if isinstance(event, (bytes, bytearray, memoryview)):
         return bytes(event)
     raise EncodeError(
         f"encode_sse() takes a ServerSentEvent or bytes, got {type(event).__name__}; "

@@ -201,7 +201,7 @@ class SSEDecoder:
                 offset=self._failed.offset,
             )
         if type(data) is not bytes:
-            if not isinstance(data, bytes | bytearray | memoryview):
+            if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError(f"feed() takes bytes, got {type(data).__name__}")
             data = bytes(data)
         out: list[ServerSentEvent] = []
