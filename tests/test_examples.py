@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from streamkit import SSEDecoder
+from streamkit import JSONLDecoder, SSEDecoder
 
 from ._server import run_server
 
@@ -65,3 +67,29 @@ def test_hello_sse_clock_reads_the_same_with_httpx_sse(hello_url: str) -> None:
         first = next(iter(source.iter_sse()))
     assert first.event == "tick"
     assert first.id == "1"
+
+
+@pytest.fixture(scope="module")
+def export_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    example = load_example("export_users")
+    path = example.create_database(tmp_path_factory.mktemp("db") / "users.sqlite3", rows=3000)
+    with run_server(example.make_app(path)) as url:
+        yield url
+
+
+def test_export_users_csv_is_excel_ready_and_complete(export_url: str) -> None:
+    response = httpx.get(f"{export_url}/export/users.csv", timeout=30)
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="users.csv"'
+    assert response.content.startswith(b"\xef\xbb\xbfid,name,email\r\n")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[1] == ["1", "User 1", "user1@example.com"]
+    assert len(rows) == 3001
+
+
+def test_export_users_jsonl_ends_with_a_trailer(export_url: str) -> None:
+    response = httpx.get(f"{export_url}/export/users.jsonl", timeout=30)
+    decoder = JSONLDecoder()
+    values = decoder.feed(response.content) + decoder.close()
+    assert values[0] == {"id": 1, "name": "User 1", "email": "user1@example.com"}
+    assert values[-1] == {"type": "end", "count": 3000}

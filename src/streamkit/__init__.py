@@ -7,11 +7,14 @@ The package is layered; this module re-exports the public names:
 
 * formats (pure, sans-I/O): :class:`ServerSentEvent`, :func:`encode_sse`,
   :func:`encode_comment`, :func:`format_sse`, :func:`json_event`, :class:`SSEDecoder`,
-  :class:`ErrorInfo`, :func:`describe_error`, :func:`sse_error_frame`;
+  :class:`ErrorInfo`, :func:`describe_error`, :func:`sse_error_frame`,
+  :func:`encode_jsonl`, :func:`encode_json_seq`, :class:`JSONLDecoder`,
+  :class:`JSONSeqDecoder`, :class:`CSVEncoder`;
 * streams (anyio, asyncio and trio): :func:`async_iter`, :func:`coalesce`,
   :func:`encoded_chunks`, :func:`sse_chunks`, :func:`heartbeat`,
   :func:`with_timeouts`, :func:`catch_errors`, :func:`retry_until_first`,
-  :func:`progress`;
+  :func:`progress`, :func:`jsonl_chunks`, :func:`json_seq_chunks`,
+  :func:`json_array_chunks`, :func:`csv_chunks`;
 * errors: :class:`StreamkitError` and its subclasses.
 
 ``import streamkit`` never imports starlette: the framework adapters live in
@@ -28,7 +31,9 @@ from streamkit._errors import (
     StreamTimeout,
     TotalTimeout,
 )
+from streamkit._formats.csvenc import CSVEncoder
 from streamkit._formats.errorinfo import ErrorInfo, describe_error, sse_error_frame
+from streamkit._formats.jsonl import JSONLDecoder, JSONSeqDecoder, encode_json_seq, encode_jsonl
 from streamkit._formats.sse import (
     ServerSentEvent,
     encode_comment,
@@ -38,6 +43,7 @@ from streamkit._formats.sse import (
 )
 from streamkit._formats.sse_decoder import SSEDecoder
 from streamkit._streams.chunkers import coalesce, encoded_chunks, sse_chunks
+from streamkit._streams.exports import csv_chunks, json_array_chunks, json_seq_chunks, jsonl_chunks
 from streamkit._streams.progress import Progress, progress
 from streamkit._streams.sources import async_iter
 from streamkit._streams.wrappers import (
@@ -51,12 +57,15 @@ from streamkit._streams.wrappers import (
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CSVEncoder",
     "DecodeError",
     "EncodeError",
     "ErrorInfo",
     "FirstItemTimeout",
     "IdleTimeout",
     "InvalidEventError",
+    "JSONLDecoder",
+    "JSONSeqDecoder",
     "Progress",
     "SSEDecoder",
     "ServerSentEvent",
@@ -66,14 +75,20 @@ __all__ = [
     "async_iter",
     "catch_errors",
     "coalesce",
+    "csv_chunks",
     "describe_error",
     "encode_comment",
+    "encode_json_seq",
+    "encode_jsonl",
     "encode_sse",
     "encoded_chunks",
     "exponential_backoff",
     "format_sse",
     "heartbeat",
+    "json_array_chunks",
     "json_event",
+    "json_seq_chunks",
+    "jsonl_chunks",
     "progress",
     "retry_until_first",
     "sse_chunks",

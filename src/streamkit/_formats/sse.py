@@ -22,10 +22,8 @@ from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, Final, Self, TypeVar
 
-import orjson
-
 from streamkit._errors import DecodeError, EncodeError, InvalidEventError
-from streamkit._formats.jsonenc import dumps, escape_line_separators
+from streamkit._formats.jsonenc import dumps, escape_line_separators, loads
 
 __all__ = [
     "ServerSentEvent",
@@ -202,8 +200,8 @@ class ServerSentEvent:
         if self.data is None:
             raise DecodeError("ServerSentEvent has no data to parse as JSON")
         try:
-            return orjson.loads(self.data)
-        except orjson.JSONDecodeError as exc:
+            return loads(self.data)
+        except ValueError as exc:
             raise DecodeError(f"ServerSentEvent data is not valid JSON: {exc}") from None
 
 

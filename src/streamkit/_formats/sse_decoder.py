@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from typing import Final, Literal
 
 from streamkit._errors import DecodeError
+from streamkit._formats.feeding import as_bytes, refuse_after
 from streamkit._formats.sse import ServerSentEvent, unchecked_event
 
 __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder"]
@@ -195,15 +196,8 @@ class SSEDecoder:
 
     def _feed_general(self, data: bytes | bytearray | memoryview) -> list[ServerSentEvent]:
         if self._failed is not None:
-            raise DecodeError(
-                f"SSEDecoder cannot continue after an earlier error: {self._failed}",
-                line=self._failed.line,
-                offset=self._failed.offset,
-            )
-        if type(data) is not bytes:
-            if not isinstance(data, (bytes, bytearray, memoryview)):
-                raise TypeError(f"feed() takes bytes, got {type(data).__name__}")
-            data = bytes(data)
+            raise refuse_after("SSEDecoder", self._failed)
+        data = as_bytes(data)
         out: list[ServerSentEvent] = []
         try:
             self._feed(data, out)

@@ -33,6 +33,7 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
+from itertools import islice
 from typing import Any, Final, Generic, TypeVar
 
 import anyio
@@ -253,9 +254,26 @@ async def _produce(
     checkpoint_every: int,
     max_buffer: int,
     close_timeout: float | None,
+    encode_many: Callable[[list[T]], P] | None = None,
+    head: P | None = None,
+    tail: Callable[[int], P] | None = None,
 ) -> None:
     index = 0
     produced = 0
+
+    def encode_batch(batch: list[T]) -> P:
+        nonlocal index
+        assert encode_many is not None
+        try:
+            piece = encode_many(batch)
+        except Exception as exc:
+            exc.add_note(
+                f"streamkit: raised while encoding items {index} to "
+                f"{index + len(batch) - 1} of the stream"
+            )
+            raise
+        index += len(batch)
+        return piece
 
     def encode_noting(item: T) -> P:
         nonlocal index
@@ -287,6 +305,8 @@ async def _produce(
             await anyio.lowlevel.checkpoint()
 
     try:
+        if head is not None and push(head):
+            await pause()
         if isinstance(source, AsyncIterable):
             iterator = aiter(source)
             try:
@@ -302,27 +322,46 @@ async def _produce(
                 await aclose_quietly(iterator, close_timeout)
         elif isinstance(source, IN_MEMORY):
             # Iterating these never blocks: no thread needed.
-            for item in source:
-                if push(encode_noting(item)):
-                    await pause()
+            if encode_many is None:
+                for item in source:
+                    if push(encode_noting(item)):
+                        await pause()
+            else:
+                items = iter(source)
+                while batch := list(islice(items, max_buffer)):
+                    if push(encode_batch(batch)):
+                        await pause()
         else:
             # Other sync sources may block (generators, cursors, files), so
             # they run and are encoded on their own thread, whose buffer is
             # bounded in the same units as ours (bytes, or items).
-            drain = SyncDrain(
-                source, max_buffer=max_buffer, transform=encode_noting, measure=measure
+            # With a batch encoder, each batch the thread hands over (all that
+            # was ready) is encoded in one call on the loop, and the thread's
+            # buffer is bounded in items.
+            drain: SyncDrain[Any] = (
+                SyncDrain(source, max_buffer=max_buffer, transform=encode_noting, measure=measure)
+                if encode_many is None
+                else SyncDrain(source, max_buffer=DEFAULT_MAX_BUFFER)
             )
             try:
                 while True:
                     buffer.awaiting_source()
-                    batch = await drain.next_batch()
-                    if batch is None:
+                    ready = await drain.next_batch()
+                    if ready is None:
                         break
-                    for piece in batch:
-                        if push(piece):
-                            await pause()
+                    if encode_many is None:
+                        for piece in ready:
+                            if push(piece):
+                                await pause()
+                    elif push(encode_batch(ready)):
+                        await pause()
             finally:
                 await drain.aclose(close_timeout)
+        if tail is not None:
+            # Only after the whole source: a failed stream gets no tail, so a
+            # JSON array stays detectably unfinished and a trailer record is
+            # missing.
+            push(tail(index))
     except Exception as exc:
         buffer.finish(exc)
     else:
@@ -389,6 +428,10 @@ def pump_chunks(
     limits: Limits | None = None,
     heartbeat_frame: bytes = b"",
     close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT,
+    encode_many: Callable[[list[T]], bytes] | None = None,
+    batch_size: int = DEFAULT_MAX_BUFFER,
+    head: bytes | None = None,
+    tail: Callable[[int], bytes] | None = None,
 ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
     """Encode items into coalesced byte chunks on a producer task."""
     if chunk_size < 1:
@@ -411,7 +454,21 @@ def pump_chunks(
 
     # Every buffer is bounded in bytes, by one chunk (the sync source's thread
     # buffer too), so a stream holds at most a few chunks in memory.
-    producer = partial(_produce, source, buffer, encode, len, chunk_size, chunk_size, close_timeout)
+    # Without a batch encoder, in-memory sources are not batched and a sync
+    # source's thread buffer is bounded in bytes, by one chunk.
+    producer = partial(
+        _produce,
+        source,
+        buffer,
+        encode,
+        len,
+        chunk_size,
+        chunk_size if encode_many is None else batch_size,
+        close_timeout,
+        encode_many,
+        head,
+        tail,
+    )
     return _pumped(producer, buffer, limits or Limits(), heartbeat_frame, take_chunk)
 
 
