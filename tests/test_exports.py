@@ -9,7 +9,9 @@ import sqlite3
 import threading
 import tracemalloc
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 
 import anyio
 import httpx
@@ -24,10 +26,12 @@ from streamkit import (
     JSONLDecoder,
     JSONSeqDecoder,
     csv_chunks,
+    encode_jsonl,
     json_array_chunks,
     json_seq_chunks,
     jsonl_chunks,
 )
+from streamkit._formats.jsonl import jsonl_encoder
 
 from ._server import run_server
 from .fakes import assert_no_thread_left
@@ -300,3 +304,33 @@ async def test_leaving_an_export_early_closes_the_database_cursor(database: Path
     async with csv_chunks(user_rows(database)) as chunks:
         await anext(chunks)
     assert_no_thread_left(before)
+
+
+_cells = st.none() | st.integers() | st.text() | st.floats(allow_nan=False) | st.booleans()
+
+
+@given(
+    st.lists(st.fixed_dictionaries({"a": _cells, "b": st.none() | st.text()}), max_size=40),
+    st.booleans(),
+)
+def test_the_csv_batch_path_writes_what_the_row_path_writes(
+    rows: list[dict[str, object]], guard: bool
+) -> None:
+    # Plain dict rows take a column-at-a-time batch path; a mapping that is not
+    # a dict always takes the exact row-by-row path. The bytes must agree.
+    batched = CSVEncoder(["a", "b"], formula_guard=guard)
+    exact = CSVEncoder(["a", "b"], formula_guard=guard)
+    first, rest = rows[:1], rows[1:]
+    fast = batched.encode_many(first) + batched.encode_many(rest) + batched.finish()
+    slow = (
+        exact.encode_many([MappingProxyType(r) for r in first])
+        + exact.encode_many([MappingProxyType(r) for r in rest])
+        + exact.finish()
+    )
+    assert fast == slow
+
+
+def test_jsonl_fast_path_writes_what_the_full_path_writes() -> None:
+    values: list[object] = [{"a": 1}, {1: "int key"}, [2**70], {"d": Decimal("1.5")}, None]
+    stream = b"".join(jsonl_encoder()(v) for v in values)
+    assert stream == b"".join(encode_jsonl(v) for v in values)

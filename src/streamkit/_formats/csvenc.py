@@ -39,6 +39,10 @@ _NUMBER: Final = re.compile(r"[+-]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?
 _NATIVE: Final = frozenset({int, float, bool, type(None), Decimal})
 
 _UTF8_BOM: Final = "\ufeff"
+#: Column types the batch path writes as they are.
+_PLAIN_NUMBERS: Final = frozenset({int, float, bool, type(None), Decimal})
+_TEXT_OR_NONE: Final = frozenset({str, type(None)})
+_TRIGGER_AT_START: Final = re.compile("(?:^|\n)[=+\\-@\t\r\n\0]")
 
 
 def guard_formula(text: str) -> str:
@@ -211,12 +215,18 @@ class CSVEncoder:
             EncodeError: a row cannot be written; the message names the row
                 by its 0-based index in the stream.
         """
+        batch = rows if isinstance(rows, list) else list(rows)
         buffer = self._buffer
         buffer.seek(0)
         buffer.truncate()
+        fast = self._plain_batch(batch) if self._started else None
+        if fast is not None:
+            self._writer.writerows(fast)
+            self._rows += len(batch)
+            return buffer.getvalue().encode()
         started, fields, count = self._started, self._fields, self._rows
         try:
-            cells = [self._cells(row) for row in rows]
+            cells = [self._cells(row) for row in batch]
         except BaseException:
             # Nothing of this call is written: if it was the first, the BOM
             # and header must still come with the next one.
@@ -237,6 +247,41 @@ class CSVEncoder:
         buffer.truncate()
         self._start(None)
         return buffer.getvalue().encode()
+
+    def _plain_batch(self, batch: list[object]) -> list[tuple[object, ...]] | None:
+        """The cells of a batch of plain rows, checked a column at a time in C,
+        or None when any row or cell needs the row-by-row path.
+
+        Plain means: dict rows with exactly the columns (so no unknown or
+        missing keys), whose cells are numbers, None, or text that needs no
+        formula guard. Everything else (and every error) is left to _cells.
+        """
+        fields = self._fields
+        getter = self._getter
+        if not fields or getter is None or len(fields) == 1:
+            return None
+        if set(map(type, batch)) != {dict} or set(map(len, batch)) != {len(fields)}:  # type: ignore[arg-type]
+            return None
+        try:
+            # Same length as the columns and every column present: no other keys.
+            values: list[tuple[object, ...]] = list(map(getter, batch))  # type: ignore[arg-type]
+        except KeyError:
+            return None
+        for column in range(len(fields)):
+            cells = list(map(itemgetter(column), values))
+            types = set(map(type, cells))
+            if types <= _PLAIN_NUMBERS:
+                continue
+            if types <= _TEXT_OR_NONE:
+                # One C-level search of the column joined by LF for a trigger at
+                # the start of a cell. A cell that merely contains LF followed by
+                # a trigger is a false alarm, which only costs the fast path.
+                text = "\n".join(filter(None, cells))
+                if self._guard and _TRIGGER_AT_START.search(text) is not None:
+                    return None
+                continue
+            return None
+        return values
 
     def _start(self, first_mapping: Mapping[Any, Any] | None) -> None:
         self._started = True
