@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -63,9 +64,14 @@ EXPECTED_ALL = [
 def test_all_is_sorted_and_lists_exactly_the_public_names() -> None:
     assert streamkit.__all__ == sorted(streamkit.__all__)
     assert streamkit.__all__ == EXPECTED_ALL
-    public = {name for name in vars(streamkit) if not name.startswith("_")}
-    # Submodules (private packages) are not public names.
-    assert public - {"_errors", "_formats"} == set(EXPECTED_ALL)
+    # Submodules (the private layers, and streamkit.starlette once imported)
+    # are attributes of the package but not exported names.
+    public = {
+        name
+        for name, value in vars(streamkit).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    }
+    assert public == set(EXPECTED_ALL)
 
 
 @pytest.mark.parametrize("name", EXPECTED_ALL)
@@ -120,3 +126,11 @@ def test_version_matches_the_package_metadata() -> None:
     from importlib.metadata import version
 
     assert streamkit.__version__ == version("streamkit")
+
+
+def test_the_starlette_adapter_exports_documented_names() -> None:
+    import streamkit.starlette as adapter
+
+    assert adapter.__all__ == sorted(adapter.__all__)
+    for name in adapter.__all__:
+        assert getattr(adapter, name).__doc__, name
