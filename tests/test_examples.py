@@ -15,8 +15,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from streamkit import JSONLDecoder, SSEDecoder
-
-from ._server import run_server
+from streamkit.testing import run_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -32,8 +32,8 @@ from streamkit import (
     jsonl_chunks,
 )
 from streamkit._formats.jsonl import jsonl_encoder
+from streamkit.testing import run_server
 
-from ._server import run_server
 from .fakes import assert_no_thread_left
 
 pytestmark = pytest.mark.anyio

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from starlette.types import Receive, Scope, Send
 
 from streamkit import ServerSentEvent, SSEDecoder, encode_comment, encode_sse, json_event
-from tests._server import run_server
+from streamkit.testing import run_server
 from tests.strategies import event_ids, retries, single_line, splits, texts, tricky_text
 
 E = ServerSentEvent

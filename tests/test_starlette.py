@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 import anyio
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -28,8 +29,7 @@ from streamkit.starlette import (
     TextStreamResponse,
     last_event_id,
 )
-
-from ._server import run_server
+from streamkit.testing import read_jsonl, read_sse, run_server
 
 #: What the source generators report, by name, from the server's side.
 finished: dict[str, threading.Event] = {}
@@ -328,3 +328,54 @@ def test_responses_set_no_connection_header() -> None:
     for response in (SSEResponse([]), JSONLResponse([]), CSVResponse([]), TextStreamResponse([])):
         assert "connection" not in response.headers
         assert response.headers["cache-control"] == "no-cache"
+
+
+def test_read_sse_reads_n_events_of_an_endless_stream_then_hangs_up(url: str) -> None:
+    events = read_sse(f"{url}/slow-async", 3)
+    assert [e.data for e in events] == ["tick", "tick", "tick"]
+    assert wait_for("slow_async")  # hanging up closed the source on the server
+
+
+def test_read_jsonl_reads_the_first_values(url: str) -> None:
+    assert read_jsonl(f"{url}/jsonl", 5) == [{"n": i} for i in range(5)]
+
+
+def test_read_sse_says_when_the_stream_ends_too_soon(url: str) -> None:
+    with pytest.raises(AssertionError, match="ended after 3 of 10 items"):
+        read_sse(f"{url}/ticks", 10)
+
+
+def test_read_sse_raises_for_an_error_status(url: str) -> None:
+    with pytest.raises(httpx.HTTPStatusError):
+        read_sse(f"{url}/forbidden", 1)
+
+
+def test_sse_behind_gzip_middleware_is_not_buffered() -> None:
+    from starlette.middleware import Middleware
+    from starlette.middleware.gzip import GZipMiddleware
+
+    seen_first = threading.Event()
+
+    async def handshake(request: Request) -> SSEResponse:
+        async def events() -> AsyncIterator[ServerSentEvent]:
+            yield ServerSentEvent("first")
+            # Only once the client has the first event: buffering would deadlock.
+            await anyio.to_thread.run_sync(seen_first.wait, 5)
+            yield ServerSentEvent("second")
+
+        return SSEResponse(events())
+
+    gzipped = Starlette(
+        routes=[Route("/events", handshake)],
+        middleware=[Middleware(GZipMiddleware, minimum_size=1)],
+    )
+    with (
+        run_server(gzipped) as base,
+        httpx.Client(timeout=10) as client,
+        connect_sse(client, "GET", f"{base}/events", headers={"Accept-Encoding": "gzip"}) as sse,
+    ):
+        assert "content-encoding" not in sse.response.headers
+        stream = sse.iter_sse()
+        assert next(stream).data == "first"
+        seen_first.set()
+        assert next(stream).data == "second"

@@ -17,8 +17,7 @@ from streamkit import (
     sse_chunks,
     sse_error_frame,
 )
-
-from ._server import run_server
+from streamkit.testing import run_server
 
 
 async def quiet_ticks() -> AsyncIterator[ServerSentEvent]:

@@ -1,4 +1,22 @@
-"""Run an ASGI app under a real uvicorn server, in-process, for end-to-end tests.
+"""Test streaming endpoints for real: a uvicorn server in a thread, and clients
+that read N items of an endless stream and hang up.
+
+Needs the ``testing`` extra (``pip install "streamkit[testing]"``: uvicorn and
+httpx). In-process test clients read a whole response body before returning,
+which never happens for an endless stream; these helpers use a real server on
+127.0.0.1 and a real HTTP client instead.
+
+Example::
+
+    from streamkit.testing import read_sse, run_server
+
+    def test_ticks_resume_after_the_last_event_id():
+        with run_server(app) as base_url:
+            events = read_sse(f"{base_url}/ticks", 3, headers={"Last-Event-ID": "41"})
+        assert [e.id for e in events] == ["42", "43", "44"]
+
+Running a server
+----------------
 
 :func:`run_server` starts uvicorn in a background thread (with its own asyncio
 event loop) on a socket it binds itself to ``127.0.0.1:0``, so the kernel picks
@@ -24,13 +42,18 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 import uvicorn
 from starlette.types import ASGIApp
 
-__all__ = ["ServerError", "run_server"]
+from streamkit._formats.jsonl import JSONLDecoder
+from streamkit._formats.sse import ServerSentEvent
+from streamkit._formats.sse_decoder import SSEDecoder
+
+__all__ = ["ServerError", "read_jsonl", "read_sse", "run_server"]
 
 #: Seconds to wait for the server to accept connections.
 STARTUP_TIMEOUT: Final = 10.0
@@ -190,3 +213,61 @@ def _stop(server: _Server, thread: threading.Thread, timeout: float) -> None:
         thread.join(timeout)
         if thread.is_alive():
             raise ServerError(f"uvicorn did not stop within {2 * timeout} s")
+
+
+def _read(
+    url: str,
+    count: int,
+    feed: Callable[[bytes], list[Any]],
+    *,
+    method: str,
+    headers: Mapping[str, str] | None,
+    timeout: float,
+) -> list[Any]:
+    import httpx
+
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    items: list[Any] = []
+    deadline = time.monotonic() + timeout
+    with httpx.stream(method, url, headers=headers, timeout=timeout) as response:
+        response.raise_for_status()
+        for chunk in response.iter_bytes():
+            items.extend(feed(chunk))
+            if len(items) >= count:
+                break  # hang up, as a browser tab closing would
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read {len(items)} of {count} items in {timeout} s")
+    if len(items) < count:
+        raise AssertionError(f"the stream ended after {len(items)} of {count} items")
+    return items[:count]
+
+
+def read_sse(
+    url: str,
+    count: int,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> list[ServerSentEvent]:
+    """Read the first ``count`` Server-Sent Events from ``url``, then hang up.
+
+    Heartbeats and comments are not events. Raises ``httpx.HTTPStatusError``
+    for an error status, ``TimeoutError`` if ``count`` events take longer than
+    ``timeout`` seconds, and ``AssertionError`` if the stream ends first.
+    """
+    return _read(url, count, SSEDecoder().feed, method=method, headers=headers, timeout=timeout)
+
+
+def read_jsonl(
+    url: str,
+    count: int,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> list[Any]:
+    """Read the first ``count`` JSON Lines values from ``url``, then hang up
+    (blank heartbeat lines are skipped). Raises as :func:`read_sse` does."""
+    return _read(url, count, JSONLDecoder().feed, method=method, headers=headers, timeout=timeout)
