@@ -18,20 +18,27 @@ takes any sync or async iterable and adds what hand-written streaming lacks:
 * **heartbeats**: idle-based keep-alives (on by default for SSE);
 * **headers**: ``Cache-Control: no-cache`` and ``X-Accel-Buffering: no``, a
   charset on text types, no ``Connection`` header (forbidden in HTTP/2);
-* **HEAD**: headers only; the source is closed without being iterated.
+* **HEAD**: headers only; the source is closed without being iterated;
+* **shutdown**: a stream the server cancels at the end of its graceful
+  shutdown (uvicorn's ``--timeout-graceful-shutdown``), or one closed by
+  :func:`close_open_streams`, sends a closing frame where its format has one
+  and ends, so the server can exit.
 
 Importing this module imports starlette; ``import streamkit`` does not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, Final
 
 import anyio
+import anyio.lowlevel
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 from starlette.responses import StreamingResponse
@@ -41,6 +48,7 @@ from streamkit._formats.csvenc import CSVEncoder
 from streamkit._formats.errorinfo import ErrorInfo, describe_error, sse_error_frame
 from streamkit._formats.jsonenc import DecimalMode
 from streamkit._formats.jsonl import jsonl_encoder
+from streamkit._formats.sse import ServerSentEvent, encode_sse
 from streamkit._streams.chunkers import encoded_chunks, sse_chunks
 from streamkit._streams.exports import JSON_HEARTBEAT, csv_chunks, jsonl_chunks
 from streamkit._streams.pump import DEFAULT_CHUNK_SIZE
@@ -52,6 +60,7 @@ __all__ = [
     "SSEResponse",
     "StreamResponse",
     "TextStreamResponse",
+    "close_open_streams",
     "last_event_id",
 ]
 
@@ -62,8 +71,55 @@ logger = logging.getLogger("streamkit")
 #: all of them and is what the SSE authoring notes suggest.
 DEFAULT_SSE_HEARTBEAT: Final = 15.0
 
+#: What an SSE stream says when the server closes it: the browser fires a
+#: "shutdown" event (an EventSource reconnects by itself afterwards).
+_SHUTDOWN_EVENT: Final = ServerSentEvent("", event="shutdown")
+
 Content = Iterable[Any] | AsyncIterable[Any]
 DisconnectCallback = Callable[[], Awaitable[None] | None]
+
+
+class _OpenStream:
+    """A response being streamed, and how to stop it from any thread."""
+
+    __slots__ = ("call_soon", "response", "scope")
+
+    def __init__(
+        self,
+        response: StreamResponse,
+        scope: anyio.CancelScope,
+        call_soon: Callable[[Callable[[], object]], object],
+    ) -> None:
+        self.response = response
+        self.scope = scope
+        self.call_soon = call_soon
+
+
+_open_streams: set[_OpenStream] = set()
+_open_lock = threading.Lock()
+
+
+def close_open_streams() -> int:
+    """Close every stream this process is serving, as for a server shutdown.
+
+    Each stream that has started sends its format's closing frame (SSE: the
+    ``closing_event``, an ``event: shutdown`` by default; JSON Lines: a
+    ``{"type": "shutdown"}`` record) and ends cleanly; formats without one
+    (CSV, text) are cut off, so a client cannot take a partial export for a
+    whole one. Call it from your lifespan or a signal handler, from any
+    thread: servers wait for open responses before they shut down, and
+    endless streams would otherwise keep them waiting.
+
+    Returns:
+        How many streams were asked to close.
+    """
+    with _open_lock:
+        streams = list(_open_streams)
+    for stream in streams:
+        stream.response._shutting_down = True
+        with contextlib.suppress(Exception):  # its event loop has already ended
+            stream.call_soon(stream.scope.cancel)
+    return len(streams)
 
 
 def last_event_id(request: HTTPConnection) -> str | None:
@@ -143,6 +199,10 @@ class StreamResponse(StreamingResponse):
         self.send_timeout = send_timeout
         self.on_disconnect = on_disconnect
         self.expose_errors = expose_errors
+        self._started = False  # http.response.start was sent
+        self._client_gone = False  # the client hung up
+        self._shutting_down = False  # the server is closing the stream
+        self._closing_sent = False
 
     # -- the format -----------------------------------------------------------
 
@@ -162,6 +222,12 @@ class StreamResponse(StreamingResponse):
         default: the aborted transfer is the only signal a raw stream has)."""
         return b""
 
+    def closing_frame(self) -> bytes | None:
+        """The last frame when the server closes the stream (shutdown), after
+        which the stream ends cleanly; None (the default) cuts the transfer
+        off instead, for formats that cannot say "closed, not finished"."""
+        return None
+
     # -- the lifecycle --------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,19 +239,48 @@ class StreamResponse(StreamingResponse):
                 await self.background()
             return
         error: BaseException | None = None
+        native: Any = anyio.lowlevel.current_token().native_token
+        call_soon = getattr(native, "call_soon_threadsafe", None) or native.run_sync_soon
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._listen_for_disconnect, receive, tg.cancel_scope)
+            entry = _OpenStream(self, tg.cancel_scope, call_soon)
+            with _open_lock:
+                _open_streams.add(entry)
             try:
                 await self._stream(send)
+            except anyio.get_cancelled_exc_class():
+                # Not the client leaving: the server is shutting down, by
+                # close_open_streams() or by cancelling the task when its
+                # graceful-shutdown time is up (uvicorn's
+                # --timeout-graceful-shutdown). Say goodbye if the format can.
+                if self._started and not self._client_gone:
+                    await self._close_for_shutdown(send)
+                raise
             except Exception as exc:  # re-raised below, not wrapped by the group
                 error = exc
             finally:
+                with _open_lock:
+                    _open_streams.discard(entry)
                 tg.cancel_scope.cancel()
         if error is not None:
             raise error
+        if self._shutting_down and self.closing_frame() is None and self._started:
+            raise _ClosedForShutdown("the server closed the stream before it ended")
         # As Starlette does, the background task runs after a disconnect too.
         if self.background is not None:
             await self.background()
+
+    async def _close_for_shutdown(self, send: Send) -> None:
+        if self._closing_sent:
+            return
+        self._closing_sent = True
+        self._shutting_down = True
+        frame = self.closing_frame()
+        if frame is None:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _start_message(self) -> Message:
         return {
@@ -212,6 +307,7 @@ class StreamResponse(StreamingResponse):
             except StopAsyncIteration:
                 first = b""
             await self._send(send, self._start_message())
+            self._started = True
             try:
                 if first:
                     await self._send(
@@ -221,6 +317,14 @@ class StreamResponse(StreamingResponse):
                     await self._send(
                         send, {"type": "http.response.body", "body": chunk, "more_body": True}
                     )
+            except anyio.get_cancelled_exc_class():
+                # Handled here, inside the chunker's block, so that the frame
+                # goes out in the very step the cancellation arrives: a server
+                # that cancels at the end of its graceful shutdown may end the
+                # process a few loop iterations later (uvicorn's CLI does).
+                if not self._client_gone:
+                    await self._close_for_shutdown(send)
+                raise
             except _ClientTooSlow:
                 raise
             except Exception as exc:
@@ -237,6 +341,7 @@ class StreamResponse(StreamingResponse):
             message = await receive()
             if message["type"] == "http.disconnect":
                 break
+        self._client_gone = True
         if self.on_disconnect is not None:
             result = self.on_disconnect()
             if inspect.isawaitable(result):
@@ -245,6 +350,10 @@ class StreamResponse(StreamingResponse):
 
 
 class _ClientTooSlow(Exception):
+    pass
+
+
+class _ClosedForShutdown(Exception):
     pass
 
 
@@ -299,12 +408,14 @@ class SSEResponse(StreamResponse):
         *,
         sep: str = "\n",
         heartbeat: float = DEFAULT_SSE_HEARTBEAT,
+        closing_event: ServerSentEvent | None = _SHUTDOWN_EVENT,
         **options: Any,
     ) -> None:
         super().__init__(
             content, status_code, headers, media_type, background, heartbeat=heartbeat, **options
         )
         self.sep = sep
+        self.closing_event = closing_event
 
     def open_chunks(self) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         return sse_chunks(
@@ -319,6 +430,11 @@ class SSEResponse(StreamResponse):
 
     def render_error(self, info: ErrorInfo) -> bytes:
         return sse_error_frame(info, sep=self.sep)
+
+    def closing_frame(self) -> bytes | None:
+        if self.closing_event is None:
+            return None
+        return encode_sse(self.closing_event, sep=self.sep)
 
 
 class JSONLResponse(StreamResponse):
@@ -367,6 +483,9 @@ class JSONLResponse(StreamResponse):
 
     def render_error(self, info: ErrorInfo) -> bytes:
         return jsonl_encoder()({"type": "error", **info.to_dict()})
+
+    def closing_frame(self) -> bytes | None:
+        return jsonl_encoder()({"type": "shutdown"})
 
 
 class CSVResponse(StreamResponse):
