@@ -135,29 +135,53 @@ def free_port() -> int:
         return port
 
 
+def server_command(name: str, port: int) -> list[str]:
+    """Each server started from its command line, with its documented
+    graceful-shutdown timeout set to 1 s."""
+    if name == "uvicorn":
+        return [
+            *("uvicorn", "shutdown_app:app", "--host", "127.0.0.1", "--port", str(port)),
+            *("--timeout-graceful-shutdown", "1", "--log-level", "warning"),
+        ]
+    if name == "hypercorn":
+        return [
+            *("hypercorn", "shutdown_app:app", "--bind", f"127.0.0.1:{port}"),
+            *("--graceful-timeout", "1", "--log-level", "warning"),
+        ]
+    return [
+        *("granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)),
+        *("--workers-kill-timeout", "1", "--log-level", "warning", "shutdown_app:app"),
+    ]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "uvicorn",
+        "hypercorn",
+        pytest.param(
+            "granian",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="granian ends the app's open connections at shutdown in a way streamkit "
+                "cannot yet tell from a client hanging up, so the stream is cut without the "
+                "closing event (the server does exit within about 1 s)",
+            ),
+        ),
+    ],
+)
 def test_sigterm_gives_open_streams_a_closing_event_and_the_server_exits_promptly(
-    tmp_path: Path,
+    tmp_path: Path, name: str
 ) -> None:
+    pytest.importorskip(name)
     (tmp_path / "shutdown_app.py").write_text(SERVER)
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "shutdown_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--timeout-graceful-shutdown",
-            "1",
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", *server_command(name, port)],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        stderr=subprocess.DEVNULL,  # servers log the cancelled tasks at length
     )
     try:
         deadline = time.monotonic() + 10
