@@ -48,28 +48,25 @@ import hashlib
 import io
 import json
 import math
-import os
-import platform
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from functools import partial
-from importlib.metadata import version
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final, Literal
 
 import anyio
+import harness
 import httpx
 import orjson
+from harness import Ratio
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from streamkit import CSVEncoder, csv_chunks, jsonl_chunks
 
@@ -283,24 +280,6 @@ def collect_chunks(chunker: AbstractAsyncContextManager[AsyncIterator[bytes]]) -
     out: list[bytes] = []
     anyio.run(_collect, chunker, out)
     return out
-
-
-@dataclass
-class Ratio:
-    what: str
-    ratio: float
-    target: float | None
-
-
-def print_ratios(ratios: Sequence[Ratio], quick: bool) -> None:
-    print("\nRatios (streamkit over the other line; higher is better for streamkit)")
-    if quick:
-        print("(quick run: sizes too small for the figures to mean anything)")
-    for r in ratios:
-        verdict = ""
-        if r.target is not None:
-            verdict = f"  target >= {r.target:g}x: {'met' if r.ratio >= r.target else 'MISSED'}"
-        print(f"{r.what:<66} {r.ratio:>7.2f}x{verdict}")
 
 
 # ------------------------------------------------------------ 1. in-process encoding
@@ -630,38 +609,11 @@ def serve(key: str) -> None:
     first time, takes the memory baseline); ``/stats`` reports the last
     response and the memory figures.
     """
-    import uvicorn
-
     inner = line_app(key)
     gc.collect()
     gc.freeze()
     last: dict[str, float] = {}
     memory: dict[str, int] = {}
-
-    async def reply(send: Send, data: dict[str, Any]) -> None:
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send_body(send, json.dumps(data).encode(), more=False)
-
-    def counting(send: Send) -> Send:
-        stats = {"messages": 0.0, "bytes": 0.0, "cpu": 0.0}
-        cpu0 = time.process_time()
-
-        async def counted(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                data = message.get("body", b"")
-                if data:
-                    stats["messages"] += 1
-                    stats["bytes"] += len(data)
-                if not message.get("more_body", False):
-                    # Published before the last message goes out, so the client
-                    # always finds it once it has the whole body.
-                    stats["cpu"] = time.process_time() - cpu0
-                    last.clear()
-                    last.update(stats)
-            await send(message)
-
-        return counted
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -673,75 +625,28 @@ def serve(key: str) -> None:
                 # The baseline: started, imported, idle. VmHWM restarts from here.
                 memory["reset"] = int(reset_peak())
                 memory["baseline"] = memory_status()[0]
-            await reply(send, {})
+            await harness.send_json(send, {})
         elif path == "/stats":
             rss, peak = memory_status()
-            await reply(send, {**last, **memory, "rss": rss, "peak": peak})
+            await harness.send_json(send, {**last, **memory, "rss": rss, "peak": peak})
         else:
-            await inner(scope, receive, counting(send))
+            await inner(scope, receive, harness.counting(send, last))
 
-    config = uvicorn.Config(
-        app,
-        http="h11",
-        loop="asyncio",
-        lifespan="off",
-        ws="none",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-
-    def exit_when_stdin_closes() -> None:
-        sys.stdin.buffer.read()
-        server.should_exit = True
-
-    # IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted sockets.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
-    print(f"PORT {sock.getsockname()[1]}", flush=True)
-    server.run(sockets=[sock])
+    harness.serve_app(app)
 
 
 # ------------------------------------------------------------------- 2. client side
 
 
-class Server:
-    """A server subprocess for one line, started and stopped with bounded waits."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", key],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.base_url = ""
-
-    def wait_ready(self) -> None:
-        line: list[str] = []
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(SERVER_START_TIMEOUT)
-        if not line or not line[0].startswith("PORT "):
-            raise RuntimeError(f"{self.key}: no server within {SERVER_START_TIMEOUT} s")
-        self.base_url = f"http://127.0.0.1:{int(line[0].split()[1])}"
-
-    def stop(self) -> None:
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()  # the server exits when its stdin closes
-        try:
-            self.proc.wait(SERVER_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(SERVER_STOP_TIMEOUT)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+def start_server(key: str) -> harness.ServerProcess:
+    """A server subprocess for one line; call its ``wait_ready`` before use."""
+    return harness.ServerProcess(
+        __file__,
+        key,
+        name=key,
+        start_timeout=SERVER_START_TIMEOUT,
+        stop_timeout=SERVER_STOP_TIMEOUT,
+    )
 
 
 @dataclass
@@ -821,7 +726,7 @@ def run_server_bench(sizes: Sizes, ratios: list[Ratio]) -> None:
         f"The row generator alone, drained in this process: {n_gen / seconds:,.0f} rows/s "
         f"({seconds / n_gen * 1e6:.2f} us/row)"
     )
-    servers = {line.key: Server(line.key) for line in SERVER_LINES}  # start together
+    servers = {line.key: start_server(line.key) for line in SERVER_LINES}  # start together
     clients: dict[str, httpx.Client] = {}
     results = {line.key: LineResult(sizes.server_rows[line.key]) for line in SERVER_LINES}
     try:
@@ -1041,17 +946,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "httpx",
         "anyio",
     )
-    print(
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{sys.platform}, {os.cpu_count()} CPUs"
-    )
-    print(", ".join(f"{name} {version(name)}" for name in packages))
+    harness.print_environment(packages)
     started = time.perf_counter()
     ratios: list[Ratio] = []
     run_encode_bench(sizes, ratios)
     run_server_bench(sizes, ratios)
     verdicts = run_memory_bench(sizes)
-    print_ratios(ratios, args.quick)
+    harness.print_ratios(ratios, args.quick, width=7)
     for verdict in verdicts:
         print(verdict)
     print(f"\nTotal time: {time.perf_counter() - started:.0f} s")

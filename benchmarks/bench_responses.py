@@ -43,21 +43,15 @@ import gc
 import hashlib
 import json
 import math
-import os
-import platform
-import socket
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
-from pathlib import Path
 from typing import Any, Final
 
+import harness
 import httpx
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from harness import Ratio
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from streamkit import SSEDecoder
 
@@ -220,32 +214,12 @@ def serve(n: int) -> None:
     Prints ``PORT <n>`` once listening, and exits when its stdin is closed
     (the parent is done or gone) or on SIGTERM.
     """
-    import uvicorn
-
     apps = build_apps(build_data(n))
     # Everything built so far is out of the collector's sight; the collector
     # is paused while a response streams and run by /prepare before a pass.
     gc.collect()
     gc.freeze()
     last: dict[str, Any] = {}
-
-    def counting(send: Send) -> Send:
-        """Count body bytes, and the server's CPU time for the response."""
-        stats = {"bytes": 0, "cpu": 0.0}
-        cpu0 = time.process_time()
-
-        async def counted(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                stats["bytes"] += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    # Published before the last message goes out, so the client
-                    # always finds it once it has the whole body.
-                    stats["cpu"] = time.process_time() - cpu0
-                    last.clear()
-                    last.update(stats)
-            await send(message)
-
-        return counted
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
@@ -254,87 +228,22 @@ def serve(n: int) -> None:
             if path == "/prepare":
                 gc.collect()
                 last.clear()
-            body = json.dumps(last).encode()
-            headers = [(b"content-type", b"application/json")]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            await harness.send_json(send, last)
             return
         target = apps.get(path)
         if target is None:
-            await send({"type": "http.response.start", "status": 404, "headers": []})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await harness.send_not_found(send)
             return
         gc.disable()
         try:
-            await target(scope, receive, counting(send))
+            await target(scope, receive, harness.counting(send, last))
         finally:
             gc.enable()
 
-    config = uvicorn.Config(
-        app,
-        http="h11",
-        loop="asyncio",
-        lifespan="off",
-        ws="none",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-
-    def exit_when_stdin_closes() -> None:
-        sys.stdin.buffer.read()
-        server.should_exit = True
-
-    # IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted sockets.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
-    print(f"PORT {sock.getsockname()[1]}", flush=True)
-    server.run(sockets=[sock])
+    harness.serve_app(app)
 
 
 # ------------------------------------------------------------------- client side
-
-
-class Server:
-    """The server subprocess, started and stopped with bounded waits."""
-
-    def __init__(self, n: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", str(n)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line: list[str] = []
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(SERVER_START_TIMEOUT)
-        if not line or not line[0].startswith("PORT "):
-            self.stop()
-            raise RuntimeError(f"the server did not start within {SERVER_START_TIMEOUT} s")
-        self.base_url = f"http://127.0.0.1:{int(line[0].split()[1])}"
-
-    def stop(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()  # the server exits when its stdin closes
-        try:
-            self.proc.wait(SERVER_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(SERVER_STOP_TIMEOUT)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 @dataclass
@@ -345,22 +254,7 @@ class Pass:
 
 
 def stream_once(client: httpx.Client, path: str) -> Pass:
-    client.get("/prepare").raise_for_status()
-    pieces: list[bytes] = []
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        with client.stream("GET", path) as response:
-            response.raise_for_status()
-            pieces.extend(response.iter_raw())
-        seconds = time.perf_counter() - start
-    finally:
-        gc.enable()
-    body = b"".join(pieces)
-    stats = client.get("/stats").json()
-    if stats.get("bytes") != len(body):
-        raise RuntimeError(f"{path}: the app sent {stats.get('bytes')} bytes, got {len(body)}")
+    seconds, body, stats = harness.timed_get(client, path)
     return Pass(seconds=seconds, body=body, server_cpu=float(stats["cpu"]))
 
 
@@ -370,13 +264,6 @@ def decoded_data(body: bytes) -> list[str | None]:
     if decoder.pending:
         raise AssertionError("the body ends inside an event")
     return [event.data for event in events]
-
-
-@dataclass
-class Ratio:
-    what: str
-    ratio: float
-    target: float | None
 
 
 def run_bench(n: int, repeats: int) -> list[Ratio]:
@@ -391,7 +278,12 @@ def run_bench(n: int, repeats: int) -> list[Ratio]:
     best: dict[str, float] = {}  # the fastest pass (client time) of each line
     best_cpu: dict[str, float] = {}  # the least server CPU time of each line
     with (
-        Server(n) as server,
+        harness.ServerProcess(
+            __file__,
+            str(n),
+            start_timeout=SERVER_START_TIMEOUT,
+            stop_timeout=SERVER_STOP_TIMEOUT,
+        ) as server,
         httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT) as client,
     ):
         # Same events first: every line must deliver exactly the expected data values.
@@ -457,17 +349,6 @@ def run_bench(n: int, repeats: int) -> list[Ratio]:
 # ------------------------------------------------------------------------- report
 
 
-def print_ratios(ratios: Sequence[Ratio], quick: bool) -> None:
-    print("\nRatios (streamkit over the other line; higher is better for streamkit)")
-    if quick:
-        print("(quick run: sizes too small for the figures to mean anything)")
-    for r in ratios:
-        verdict = ""
-        if r.target is not None:
-            verdict = f"  target >= {r.target:g}x: {'met' if r.ratio >= r.target else 'MISSED'}"
-        print(f"{r.what:<66} {r.ratio:>8.2f}x{verdict}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
@@ -488,15 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fastapi",
         "litestar",
     )
-    print(
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{sys.platform}, {os.cpu_count()} CPUs"
-    )
-    print(", ".join(f"{name} {version(name)}" for name in packages))
+    harness.print_environment(packages)
     gc.collect()
     gc.freeze()
     ratios = run_bench(sizes.events, sizes.repeats)
-    print_ratios(ratios, args.quick)
+    harness.print_ratios(ratios, args.quick)
     return 0
 
 

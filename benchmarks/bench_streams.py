@@ -36,25 +36,19 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import json
 import math
-import os
-import platform
-import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
-from pathlib import Path
 from typing import Any, Final
 
 import anyio
+import harness
 import httpx
+from harness import Ratio
 from starlette.concurrency import iterate_in_threadpool
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from streamkit import ServerSentEvent, async_iter, encode_sse, sse_chunks
 
@@ -155,7 +149,6 @@ def serve(n: int) -> None:
     Prints ``PORT <n>`` once listening, and exits when its stdin is closed
     (the parent is done or gone) or on SIGTERM.
     """
-    import uvicorn
     from sse_starlette import EventSourceResponse
     from sse_starlette import ServerSentEvent as StarletteEvent
 
@@ -188,27 +181,6 @@ def serve(n: int) -> None:
             await body(send, encode_sse(event))
         await body(send, b"", more=False)
 
-    def counting(send: Send) -> Send:
-        """Count body messages and bytes, and time the response on the server."""
-        stats = {"messages": 0, "bytes": 0, "cpu": 0.0}
-        cpu0 = time.process_time()
-
-        async def counted(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                data = message.get("body", b"")
-                if data:
-                    stats["messages"] += 1
-                    stats["bytes"] += len(data)
-                if not message.get("more_body", False):
-                    # Published before the last message goes out, so the client
-                    # always finds it once it has the whole body.
-                    stats["cpu"] = time.process_time() - cpu0
-                    last.clear()
-                    last.update(stats)
-            await send(message)
-
-        return counted
-
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         path = scope["path"]
@@ -216,14 +188,11 @@ def serve(n: int) -> None:
             if path == "/prepare":
                 gc.collect()
                 last.clear()
-            data = json.dumps(last).encode()
-            headers = [(b"content-type", b"application/json")]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await body(send, data, more=False)
+            await harness.send_json(send, last)
             return
         gc.disable()
         try:
-            counted = counting(send)
+            counted = harness.counting(send, last)
             if path == "/streamkit":
                 await streamkit_app(counted, sync=False)
             elif path == "/streamkit-sync":
@@ -234,76 +203,14 @@ def serve(n: int) -> None:
                 response = EventSourceResponse(source(peer_events), ping=0, sep="\n")
                 await response(scope, receive, counted)
             else:
-                await send({"type": "http.response.start", "status": 404, "headers": []})
-                await body(send, b"", more=False)
+                await harness.send_not_found(send)
         finally:
             gc.enable()
 
-    config = uvicorn.Config(
-        app,
-        http="h11",
-        loop="asyncio",
-        lifespan="off",
-        ws="none",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-
-    def exit_when_stdin_closes() -> None:
-        sys.stdin.buffer.read()
-        server.should_exit = True
-
-    # IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted sockets.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
-    print(f"PORT {sock.getsockname()[1]}", flush=True)
-    server.run(sockets=[sock])
+    harness.serve_app(app)
 
 
 # ------------------------------------------------------------------- client side
-
-
-class Server:
-    """The server subprocess, started and stopped with bounded waits."""
-
-    def __init__(self, n: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", str(n)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line: list[str] = []
-        assert self.proc.stdout is not None
-        stdout = self.proc.stdout
-        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(SERVER_START_TIMEOUT)
-        if not line or not line[0].startswith("PORT "):
-            self.stop()
-            raise RuntimeError(f"the server did not start within {SERVER_START_TIMEOUT} s")
-        self.base_url = f"http://127.0.0.1:{int(line[0].split()[1])}"
-
-    def stop(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()  # the server exits when its stdin closes
-        try:
-            self.proc.wait(SERVER_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(SERVER_STOP_TIMEOUT)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 @dataclass
@@ -316,22 +223,7 @@ class Pass:
 
 
 def stream_once(client: httpx.Client, path: str) -> Pass:
-    client.get("/prepare").raise_for_status()
-    pieces: list[bytes] = []
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        with client.stream("GET", path) as response:
-            response.raise_for_status()
-            pieces.extend(response.iter_raw())
-        seconds = time.perf_counter() - start
-    finally:
-        gc.enable()
-    received = b"".join(pieces)
-    stats = client.get("/stats").json()
-    if stats.get("bytes") != len(received):
-        raise RuntimeError(f"{path}: the app sent {stats.get('bytes')} bytes, got {len(received)}")
+    seconds, received, stats = harness.timed_get(client, path)
     return Pass(
         seconds=seconds,
         digest=hashlib.sha256(received).hexdigest(),
@@ -339,13 +231,6 @@ def stream_once(client: httpx.Client, path: str) -> Pass:
         messages=int(stats["messages"]),
         server_cpu=float(stats["cpu"]),
     )
-
-
-@dataclass
-class Ratio:
-    what: str
-    ratio: float
-    target: float | None
 
 
 def run_server_bench(n: int, repeats: int, ratios: list[Ratio]) -> None:
@@ -359,7 +244,12 @@ def run_server_bench(n: int, repeats: int, ratios: list[Ratio]) -> None:
     best: dict[str, Pass] = {}  # the fastest pass (client time) of each line
     best_cpu: dict[str, float] = {}  # the least server CPU time of each line
     with (
-        Server(n) as server,
+        harness.ServerProcess(
+            __file__,
+            str(n),
+            start_timeout=SERVER_START_TIMEOUT,
+            stop_timeout=SERVER_STOP_TIMEOUT,
+        ) as server,
         httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT) as client,
     ):
         # Same output first: every line must deliver exactly the expected bytes.
@@ -491,17 +381,6 @@ def run_drain_bench(n: int, repeats: int, ratios: list[Ratio]) -> None:
 # ------------------------------------------------------------------------- report
 
 
-def print_ratios(ratios: Sequence[Ratio], quick: bool) -> None:
-    print("\nRatios (streamkit over the other line; higher is better for streamkit)")
-    if quick:
-        print("(quick run: sizes too small for the figures to mean anything)")
-    for r in ratios:
-        verdict = ""
-        if r.target is not None:
-            verdict = f"  target >= {r.target:g}x: {'met' if r.ratio >= r.target else 'MISSED'}"
-        print(f"{r.what:<66} {r.ratio:>8.1f}x{verdict}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
@@ -522,17 +401,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "trio",
         "sse-starlette",
     )
-    print(
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{sys.platform}, {os.cpu_count()} CPUs"
-    )
-    print(", ".join(f"{name} {version(name)}" for name in packages))
+    harness.print_environment(packages)
     gc.collect()
     gc.freeze()
     ratios: list[Ratio] = []
     run_server_bench(sizes.events, sizes.server_repeats, ratios)
     run_drain_bench(sizes.items, sizes.drain_repeats, ratios)
-    print_ratios(ratios, args.quick)
+    harness.print_ratios(ratios, args.quick, precision=1)
     return 0
 
 
