@@ -50,7 +50,7 @@ from streamkit._formats.jsonenc import DecimalMode
 from streamkit._formats.jsonl import jsonl_encoder
 from streamkit._formats.sse import ServerSentEvent, encode_sse
 from streamkit._streams.chunkers import encoded_chunks, sse_chunks
-from streamkit._streams.exports import JSON_HEARTBEAT, csv_chunks, jsonl_chunks
+from streamkit._streams.exports import JSON_HEARTBEAT, ChunkOptions, csv_chunks, jsonl_chunks
 from streamkit._streams.pump import DEFAULT_CHUNK_SIZE
 from streamkit._streams.sources import close_unstarted
 
@@ -191,11 +191,14 @@ class StreamResponse(StreamingResponse):
             background=background,
         )
         self.content = content
-        self.chunk_size = chunk_size
         self.heartbeat = heartbeat
-        self.first_item = first_item
-        self.idle = idle
-        self.total = total
+        #: What every format's chunker takes, passed on as they are.
+        self.chunk_options: ChunkOptions = {
+            "chunk_size": chunk_size,
+            "first_item": first_item,
+            "idle": idle,
+            "total": total,
+        }
         self.send_timeout = send_timeout
         self.on_disconnect = on_disconnect
         self.expose_errors = expose_errors
@@ -208,14 +211,7 @@ class StreamResponse(StreamingResponse):
 
     def open_chunks(self) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         """The chunker for this response's content (raw bytes by default)."""
-        return encoded_chunks(
-            self.content,
-            _as_bytes,
-            chunk_size=self.chunk_size,
-            first_item=self.first_item,
-            idle=self.idle,
-            total=self.total,
-        )
+        return encoded_chunks(self.content, _as_bytes, **self.chunk_options)
 
     def render_error(self, info: ErrorInfo) -> bytes:
         """The in-band error frame for a failure after the first byte (none by
@@ -419,13 +415,7 @@ class SSEResponse(StreamResponse):
 
     def open_chunks(self) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         return sse_chunks(
-            self.content,
-            sep=self.sep,
-            chunk_size=self.chunk_size,
-            heartbeat=self.heartbeat,
-            first_item=self.first_item,
-            idle=self.idle,
-            total=self.total,
+            self.content, sep=self.sep, heartbeat=self.heartbeat, **self.chunk_options
         )
 
     def render_error(self, info: ErrorInfo) -> bytes:
@@ -474,11 +464,8 @@ class JSONLResponse(StreamResponse):
             default=self.default,
             decimal=self.decimal,
             trailer=self.trailer,
-            chunk_size=self.chunk_size,
             heartbeat=self.heartbeat,
-            first_item=self.first_item,
-            idle=self.idle,
-            total=self.total,
+            **self.chunk_options,
         )
 
     def render_error(self, info: ErrorInfo) -> bytes:
@@ -527,14 +514,7 @@ class CSVResponse(StreamResponse):
         )
 
     def open_chunks(self) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
-        return csv_chunks(
-            self.content,
-            encoder=self.encoder,
-            chunk_size=self.chunk_size,
-            first_item=self.first_item,
-            idle=self.idle,
-            total=self.total,
-        )
+        return csv_chunks(self.content, encoder=self.encoder, **self.chunk_options)
 
 
 class TextStreamResponse(StreamResponse):

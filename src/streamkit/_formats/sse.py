@@ -183,14 +183,6 @@ class ServerSentEvent:
         # after __new__ has validated the same arguments.
         pass
 
-    @classmethod
-    def _trusted(
-        cls, data: str, event: str | None, id: str | None, retry: int | None
-    ) -> ServerSentEvent:
-        # The decoder's constructor (see unchecked_event).
-        event_: ServerSentEvent = unchecked_event(data, event, id, retry)
-        return event_
-
     def json(self) -> Any:
         """Parse ``data`` as JSON (for events read by :class:`~streamkit.SSEDecoder`).
 
