@@ -1,4 +1,4 @@
-"""A minimal Server-Sent Events app built on streamkit's encoder.
+"""A minimal Server-Sent Events app.
 
 Run it (after ``pip install -e ".[demo]"``)::
 
@@ -8,9 +8,9 @@ then open http://127.0.0.1:8000 in a browser: the page subscribes with
 ``EventSource`` and shows a clock ticking once a second, or read the raw stream
 with ``curl -N http://127.0.0.1:8000/clock``.
 
-The response classes in ``streamkit.starlette`` (coming next) add heartbeats,
-disconnect handling and error frames; this example uses the encoder directly
-with Starlette's plain ``StreamingResponse``.
+``SSEResponse`` encodes each event, sends a heartbeat comment after 15 s of
+silence, closes the generator when the browser goes away, and ends the stream
+with ``event: shutdown`` when the server stops.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from collections.abc import AsyncIterator
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, StreamingResponse
+from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from streamkit import encode_comment, encode_sse, json_event
+from streamkit import ServerSentEvent, json_event
+from streamkit.starlette import SSEResponse
 
 PAGE = """<!doctype html>
 <meta charset="utf-8">
@@ -45,19 +46,14 @@ async def index(request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE)
 
 
-async def clock(request: Request) -> StreamingResponse:
-    async def ticks() -> AsyncIterator[bytes]:
-        yield encode_comment("streamkit clock")
+async def clock(request: Request) -> SSEResponse:
+    async def ticks() -> AsyncIterator[ServerSentEvent]:
         for n in range(1, 3601):
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            yield encode_sse(json_event({"now": now, "n": n}, event="tick", id=str(n)))
+            yield json_event({"now": now, "n": n}, event="tick", id=str(n))
             await anyio.sleep(1)
 
-    return StreamingResponse(
-        ticks(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return SSEResponse(ticks())
 
 
 app = Starlette(routes=[Route("/", index), Route("/clock", clock)])
@@ -66,7 +62,7 @@ app = Starlette(routes=[Route("/", index), Route("/clock", clock)])
 def main() -> None:
     import uvicorn
 
-    uvicorn.run(app, host="127.0.0.1", port=8000)
+    uvicorn.run(app, host="127.0.0.1", port=8000, timeout_graceful_shutdown=2)
 
 
 if __name__ == "__main__":

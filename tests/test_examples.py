@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import io
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +16,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from streamkit import JSONLDecoder, SSEDecoder
-from streamkit.testing import run_server
+from streamkit.testing import read_sse, run_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -92,3 +93,38 @@ def test_export_users_jsonl_ends_with_a_trailer(export_url: str) -> None:
     values = decoder.feed(response.content) + decoder.close()
     assert values[0] == {"id": 1, "name": "User 1", "email": "user1@example.com"}
     assert values[-1] == {"type": "end", "count": 3000}
+
+
+@pytest.fixture(scope="module")
+def feed_url() -> Iterator[str]:
+    app = load_example("resumable_feed").make_app(interval=0.01)
+    with run_server(app) as url:
+        yield url
+
+
+def _number(event_id: str | None) -> int:
+    assert event_id is not None
+    return int(event_id.rpartition("-")[2])
+
+
+def test_resumable_feed_resumes_after_the_last_event_id(feed_url: str) -> None:
+    first = read_sse(f"{feed_url}/feed", 3)
+    assert [e.event for e in first] == ["price"] * 3
+    numbers = [_number(e.id) for e in first]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+    # Hang up, let the feed move on, and come back with the last id seen.
+    time.sleep(0.1)
+    resumed = read_sse(f"{feed_url}/feed", 5, headers={"Last-Event-ID": str(first[-1].id)})
+    assert [_number(e.id) for e in resumed] == list(range(numbers[-1] + 1, numbers[-1] + 6))
+    assert all(isinstance(e.json()["price"], float) for e in resumed)
+
+
+def test_resumable_feed_sends_reset_for_an_unknown_id(feed_url: str) -> None:
+    events = read_sse(f"{feed_url}/feed", 2, headers={"Last-Event-ID": "from-before-a-restart"})
+    assert events[0].event == "reset"
+    assert events[1].event == "price"
+
+
+def test_resumable_feed_page_handles_reset(feed_url: str) -> None:
+    page = httpx.get(f"{feed_url}/", timeout=10).text
+    assert 'addEventListener("reset"' in page

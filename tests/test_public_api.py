@@ -25,6 +25,7 @@ EXPECTED_ALL = [
     "DecodeError",
     "EncodeError",
     "ErrorInfo",
+    "EventLog",
     "FirstItemTimeout",
     "IdleTimeout",
     "InvalidEventError",

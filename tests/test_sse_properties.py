@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from streamkit import (
@@ -253,6 +253,9 @@ _field_values = st.none() | texts | tricky_text | st.sampled_from(["x\ny", "a\0"
     _field_values,
     st.sampled_from(["\n", "\r\n"]),
 )
+# The fast path once rewrote multi-line data before handing a non-ASCII
+# event name to the general path, which then prefixed the lines twice.
+@example(data="a\nb", event="\x80", id_=None, retry=None, comment=None, sep="\n")
 def test_format_sse_equals_encoding_a_built_event(
     data: str | None,
     event: str | None,

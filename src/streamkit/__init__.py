@@ -14,7 +14,7 @@ The package is layered; this module re-exports the public names:
   :func:`encoded_chunks`, :func:`sse_chunks`, :func:`heartbeat`,
   :func:`with_timeouts`, :func:`catch_errors`, :func:`retry_until_first`,
   :func:`progress`, :func:`jsonl_chunks`, :func:`json_seq_chunks`,
-  :func:`json_array_chunks`, :func:`csv_chunks`;
+  :func:`json_array_chunks`, :func:`csv_chunks`, :class:`EventLog`;
 * errors: :class:`StreamkitError` and its subclasses.
 
 ``import streamkit`` never imports starlette: the framework adapters live in
@@ -45,6 +45,7 @@ from streamkit._formats.sse_decoder import SSEDecoder
 from streamkit._streams.chunkers import coalesce, encoded_chunks, sse_chunks
 from streamkit._streams.exports import csv_chunks, json_array_chunks, json_seq_chunks, jsonl_chunks
 from streamkit._streams.progress import Progress, progress
+from streamkit._streams.replay import EventLog
 from streamkit._streams.sources import async_iter
 from streamkit._streams.wrappers import (
     catch_errors,
@@ -61,6 +62,7 @@ __all__ = [
     "DecodeError",
     "EncodeError",
     "ErrorInfo",
+    "EventLog",
     "FirstItemTimeout",
     "IdleTimeout",
     "InvalidEventError",

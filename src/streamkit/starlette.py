@@ -35,6 +35,7 @@ import logging
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any, ClassVar, Final
 
 import anyio
@@ -53,6 +54,7 @@ from streamkit._streams.chunkers import encoded_chunks, sse_chunks
 from streamkit._streams.exports import JSON_HEARTBEAT, ChunkOptions, csv_chunks, jsonl_chunks
 from streamkit._streams.pump import DEFAULT_CHUNK_SIZE
 from streamkit._streams.sources import close_unstarted
+from streamkit._streams.tasks import ChildTask
 
 __all__ = [
     "CSVResponse",
@@ -148,7 +150,7 @@ class StreamResponse(StreamingResponse):
         send_timeout: drop a client that does not accept a chunk for this many
             seconds (a frozen client otherwise holds the stream open forever).
         on_disconnect: called (and awaited if it returns an awaitable) when the
-            client hangs up before the stream ends.
+            client hangs up before the stream ends, once the source is closed.
         expose_errors: include the exception's type and text in the in-band
             error frame (off by default: messages can carry secrets).
     """
@@ -237,27 +239,31 @@ class StreamResponse(StreamingResponse):
         error: BaseException | None = None
         native: Any = anyio.lowlevel.current_token().native_token
         call_soon = getattr(native, "call_soon_threadsafe", None) or native.run_sync_soon
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._listen_for_disconnect, receive, tg.cancel_scope)
-            entry = _OpenStream(self, tg.cancel_scope, call_soon)
-            with _open_lock:
-                _open_streams.add(entry)
-            try:
-                await self._stream(send)
-            except anyio.get_cancelled_exc_class():
-                # Not the client leaving: the server is shutting down, by
-                # close_open_streams() or by cancelling the task when its
-                # graceful-shutdown time is up (uvicorn's
-                # --timeout-graceful-shutdown). Say goodbye if the format can.
-                if self._started and not self._client_gone:
-                    await self._close_for_shutdown(send)
-                raise
-            except Exception as exc:  # re-raised below, not wrapped by the group
-                error = exc
-            finally:
+        stop = anyio.CancelScope()  # cancelled by a disconnect or a shutdown
+        entry = _OpenStream(self, stop, call_soon)
+        async with ChildTask(partial(self._listen_for_disconnect, receive, stop), plain=True):
+            with stop:
                 with _open_lock:
-                    _open_streams.discard(entry)
-                tg.cancel_scope.cancel()
+                    _open_streams.add(entry)
+                try:
+                    await self._stream(send)
+                except anyio.get_cancelled_exc_class():
+                    # Not the client leaving: the server is shutting down, by
+                    # close_open_streams() or by cancelling the task when its
+                    # graceful-shutdown time is up (uvicorn's
+                    # --timeout-graceful-shutdown). Say goodbye if the format can.
+                    if self._started and not self._client_gone:
+                        await self._close_for_shutdown(send)
+                    raise
+                except Exception as exc:
+                    error = exc
+                finally:
+                    with _open_lock:
+                        _open_streams.discard(entry)
+        if self._client_gone and self.on_disconnect is not None:
+            result = self.on_disconnect()
+            if inspect.isawaitable(result):
+                await result
         if error is not None:
             raise error
         if self._shutting_down and self.closing_frame() is None and self._started:
@@ -333,15 +339,14 @@ class StreamResponse(StreamingResponse):
             await self._send(send, {"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _listen_for_disconnect(self, receive: Receive, scope: anyio.CancelScope) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-        self._client_gone = True
-        if self.on_disconnect is not None:
-            result = self.on_disconnect()
-            if inspect.isawaitable(result):
-                await result
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    break
+            self._client_gone = True
+        except Exception:
+            logger.exception("streamkit: receiving from the server failed; the stream is stopped")
         scope.cancel()
 
 

@@ -138,7 +138,9 @@ def run_server(
         # then propagate to the root logger, where pytest captures and reports
         # them, and no handler is left holding a stream pytest has closed.
         "log_config": None,
-        "lifespan": "off",
+        # As uvicorn's command line: the app's lifespan runs (its startup
+        # work, background tasks), and is skipped if the app has none.
+        "lifespan": "auto",
         # The tests need no websockets; "auto" would import whichever
         # websockets library is installed, and some versions warn on import.
         "ws": "none",

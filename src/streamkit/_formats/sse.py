@@ -396,16 +396,15 @@ def format_sse(
         )
     ):
         # The common shapes, checked the way ServerSentEvent checks them.
-        if "\n" in data:
-            data = data.replace("\n", "\ndata: ")  # one data line per line
+        lines = data.replace("\n", "\ndata: ") if "\n" in data else data  # a line each
         if event is None:
             if id is None:
-                return f"data: {data}\n\n".encode()
-            return f"id: {id}\ndata: {data}\n\n".encode()
+                return f"data: {lines}\n\n".encode()
+            return f"id: {id}\ndata: {lines}\n\n".encode()
         if type(event) is str and event.isascii() and "\n" not in event and "\r" not in event:
             if id is None:
-                return f"event: {event}\ndata: {data}\n\n".encode()
-            return f"id: {id}\nevent: {event}\ndata: {data}\n\n".encode()
+                return f"event: {event}\ndata: {lines}\n\n".encode()
+            return f"id: {id}\nevent: {event}\ndata: {lines}\n\n".encode()
     return encode_sse(
         ServerSentEvent(data, event=event, id=id, retry=retry, comment=comment), sep=sep
     )

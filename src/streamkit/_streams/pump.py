@@ -21,7 +21,6 @@ leaving the ``async with`` block cancels the producer, which closes the source
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -47,6 +46,7 @@ from streamkit._streams.sources import (
     SyncDrain,
     aclose_quietly,
 )
+from streamkit._streams.tasks import ChildTask, Signal, new_signal, wait_until
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "Limits", "pump_chunks", "pump_items"]
 
@@ -77,18 +77,20 @@ class _Buffer(Generic[P]):
     )
 
     def __init__(self, high_water: int) -> None:
-        self.items: deque[tuple[P, int]] = deque()
+        # A list: an idle stream's buffer is empty, and an empty deque costs
+        # a 64-slot block (thousands of idle streams are common).
+        self.items: list[tuple[P, int]] = []
         self.size = 0
         self.high_water = high_water
         self.done = False
         self.error: Exception | None = None
-        self._data_waiter: anyio.Event | None = None
+        self._data_waiter: Signal | None = None
         self._want = 1
-        self._space_waiter: anyio.Event | None = None
+        self._space_waiter: Signal | None = None
         # The producer is waiting for its source's next item: what is
         # buffered is all there is for now.
         self.on_source = False
-        self._fill_waiter: anyio.Event | None = None
+        self._fill_waiter: Signal | None = None
 
     # producer side
     def awaiting_source(self) -> None:
@@ -121,33 +123,37 @@ class _Buffer(Generic[P]):
 
     async def wait_for_space(self) -> None:
         while self.size >= self.high_water:
-            waiter = self._space_waiter = anyio.Event()
+            waiter = self._space_waiter = new_signal()
             await waiter.wait()
 
     # consumer side
-    async def wait_for_data(self, want: int = 1) -> None:
-        """Wait until ``want`` units are buffered or the producer is done."""
+    async def wait_for_data(self, want: int = 1, deadline: float = math.inf) -> None:
+        """Wait until ``want`` units are buffered, the producer is done, or
+        the ``deadline`` (``anyio.current_time()`` clock) has passed."""
         while self.size < want and not self.done:
+            if deadline != math.inf and anyio.current_time() >= deadline:
+                return
             self._want = want
-            waiter = self._data_waiter = anyio.Event()
-            await waiter.wait()
+            waiter = self._data_waiter = new_signal()
+            await wait_until(waiter, deadline)
 
     async def wait_for_ready(self) -> None:
         """Wait until a full chunk is buffered, the producer is done, or it is
         waiting on its source (so everything ready is already buffered)."""
         while self.size < self.high_water and not self.done and not self.on_source:
-            waiter = self._fill_waiter = anyio.Event()
+            waiter = self._fill_waiter = new_signal()
             await waiter.wait()
 
     def take(self, limit: int) -> list[P]:
         """Take pieces totalling at most ``limit`` units (always at least one)."""
         items = self.items
-        piece, size = items.popleft()
-        taken, total = [piece], size
-        while items and total + items[0][1] <= limit:
-            piece, size = items.popleft()
-            taken.append(piece)
-            total += size
+        total = items[0][1]
+        count, end = 1, len(items)
+        while count < end and total + items[count][1] <= limit:
+            total += items[count][1]
+            count += 1
+        taken = [piece for piece, _ in items[:count]]
+        del items[:count]
         self.size -= total
         waiter = self._space_waiter
         if waiter is not None and self.size < self.high_water:
@@ -238,9 +244,7 @@ class Limits:
 async def _wait(buffer: _Buffer[P], limits: Limits) -> bool:
     """Wait for data; return False when a heartbeat is due first."""
     while not buffer.items and not buffer.done:
-        deadline = limits.next_deadline()
-        with anyio.move_on_after(deadline - anyio.current_time()):
-            await buffer.wait_for_data()
+        await buffer.wait_for_data(1, limits.next_deadline())
         if not buffer.items and not buffer.done and limits.expired():
             return False
     return True
@@ -397,16 +401,14 @@ async def _pumped(
             yield piece
 
     error: Exception | None = None
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(producer)
+    async with ChildTask(producer):
         iterator = relay()
         try:
             yield iterator
-        except Exception as exc:  # re-raised below, unwrapped by the task group
+        except Exception as exc:  # re-raised below, unwrapped by a task group
             error = exc
         finally:
             await iterator.aclose()
-            tg.cancel_scope.cancel()
     if error is not None:
         raise error
 
@@ -443,8 +445,7 @@ def pump_chunks(
     async def take_chunk() -> bytes:
         if buffer.size < chunk_size and not buffer.done:
             if flush_interval:
-                with anyio.move_on_after(flush_interval):
-                    await buffer.wait_for_data(chunk_size)
+                await buffer.wait_for_data(chunk_size, anyio.current_time() + flush_interval)
             else:
                 # Less than a chunk is buffered: if the producer is still
                 # adding what its source has ready, let it finish first. A
