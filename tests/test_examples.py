@@ -128,3 +128,60 @@ def test_resumable_feed_sends_reset_for_an_unknown_id(feed_url: str) -> None:
 def test_resumable_feed_page_handles_reset(feed_url: str) -> None:
     page = httpx.get(f"{feed_url}/", timeout=10).text
     assert 'addEventListener("reset"' in page
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    example = load_example("downloads")
+    directory = example.prepare_files(tmp_path_factory.mktemp("downloads"), large_size=8_000_005)
+    with run_server(example.make_app(directory)) as url:
+        yield url, directory
+
+
+def test_downloads_large_file_resumes_where_it_stopped(downloads: tuple[str, Path]) -> None:
+    url, directory = downloads
+    expected = (directory / "large-file.bin").read_bytes()
+    received = bytearray()
+    with httpx.stream("GET", f"{url}/download/large-file", timeout=30) as response:
+        assert response.headers["content-length"] == str(len(expected))
+        assert response.headers["accept-ranges"] == "bytes"
+        etag = response.headers["etag"]
+        for chunk in response.iter_bytes():
+            received += chunk
+            if len(received) > 1_000_000:
+                break  # hang up part way
+    resumed = httpx.get(
+        f"{url}/download/large-file",
+        headers={"Range": f"bytes={len(received)}-", "If-Range": etag},
+        timeout=30,
+    )
+    assert resumed.status_code == 206
+    assert resumed.headers["content-range"] == (
+        f"bytes {len(received)}-{len(expected) - 1}/{len(expected)}"
+    )
+    assert bytes(received) + resumed.content == expected
+
+
+def test_downloads_public_files_by_name_and_nothing_outside(downloads: tuple[str, Path]) -> None:
+    url, _ = downloads
+    readme = httpx.get(f"{url}/files/readme.txt", timeout=10)
+    assert readme.status_code == 200
+    assert readme.headers["content-type"] == "text/plain; charset=utf-8"
+    assert readme.text.startswith("Files under this folder")
+    accented = httpx.get(f"{url}/files/notes/r%C3%A9sum%C3%A9.txt", timeout=10)
+    assert accented.status_code == 200
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9.txt" in accented.headers["content-disposition"]
+    for escape in ("%2e%2e/large-file.bin", "notes/%2e%2e/%2e%2e/large-file.bin", "notes"):
+        assert httpx.get(f"{url}/files/{escape}", timeout=10).status_code == 404
+
+
+def test_downloads_generated_report_is_streamed_whole(downloads: tuple[str, Path]) -> None:
+    url, _ = downloads
+    response = httpx.get(f"{url}/download/report.csv", timeout=30)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="report.csv"'
+    lines = response.text.splitlines()
+    assert lines[0] == "id,value"
+    assert lines[-1] == "99999,9999800001"
+    assert len(lines) == 100_001

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,8 @@ from starlette.routing import Route
 from streamkit import JSONLDecoder, ServerSentEvent, SSEDecoder
 from streamkit.starlette import CSVResponse, JSONLResponse, SSEResponse, close_open_streams
 from streamkit.testing import run_server
+
+from .processes import free_port, wait_until_listening
 
 
 async def endless_events() -> AsyncIterator[ServerSentEvent]:
@@ -128,13 +129,6 @@ SERVER = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def server_command(name: str, port: int) -> list[str]:
     """Each server started from its command line, with its documented
     graceful-shutdown timeout set to 1 s."""
@@ -184,14 +178,7 @@ def test_sigterm_gives_open_streams_a_closing_event_and_the_server_exits_promptl
         stderr=subprocess.DEVNULL,  # servers log the cancelled tasks at length
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
+        wait_until_listening(port, server, name)
         body = bytearray()
         with httpx.stream("GET", f"http://127.0.0.1:{port}/sse", timeout=10) as response:
             stopped_at = None

@@ -8,6 +8,7 @@ builtin exception it refines, so code that already catches ``ValueError`` or
      ├── InvalidEventError                  (+ ValueError)  an event that cannot be sent as given
      ├── DecodeError                        (+ ValueError)  bytes that are not a valid stream
      ├── EncodeError                        (+ TypeError)   a value the encoder cannot represent
+     ├── FileNotServable                    (+ OSError)     a path that is not a readable file
      └── StreamTimeout                      (+ TimeoutError) a stream took too long
           ├── FirstItemTimeout                               no first item in time
           ├── IdleTimeout                                    too long between two items
@@ -22,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "DecodeError",
     "EncodeError",
+    "FileNotServable",
     "FirstItemTimeout",
     "IdleTimeout",
     "InvalidEventError",
@@ -78,6 +80,12 @@ class EncodeError(StreamkitError, TypeError):
     Raised, for example, when an object passed for JSON encoding has a type
     that has no JSON representation; the message names the type.
     """
+
+
+class FileNotServable(StreamkitError, OSError):
+    """A path to serve is missing, is not a regular file (a directory, a
+    device, a FIFO), or cannot be opened for reading. The responses turn it
+    into a 404."""
 
 
 class StreamTimeout(StreamkitError, TimeoutError):

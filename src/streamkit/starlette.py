@@ -32,32 +32,61 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import mimetypes
+import os
+import secrets
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Literal
 
 import anyio
 import anyio.lowlevel
 from starlette.background import BackgroundTask
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from streamkit._formats.csvenc import CSVEncoder
 from streamkit._formats.errorinfo import ErrorInfo, describe_error, sse_error_frame
+from streamkit._formats.httpfile import content_disposition as _content_disposition
+from streamkit._formats.httpfile import (
+    evaluate,
+    http_date,
+    multipart_layout,
+    strong_etag,
+)
 from streamkit._formats.jsonenc import DecimalMode
 from streamkit._formats.jsonl import jsonl_encoder
 from streamkit._formats.sse import ServerSentEvent, encode_sse
 from streamkit._streams.chunkers import encoded_chunks, sse_chunks
 from streamkit._streams.exports import JSON_HEARTBEAT, ChunkOptions, csv_chunks, jsonl_chunks
+from streamkit._streams.files import (
+    DEFAULT_FILE_CHUNK_SIZE,
+    FileNotServable,
+    OpenFile,
+    open_regular_file,
+    range_chunks,
+    safe_join,
+)
 from streamkit._streams.pump import DEFAULT_CHUNK_SIZE
 from streamkit._streams.sources import close_unstarted
 from streamkit._streams.tasks import ChildTask
 
 __all__ = [
     "CSVResponse",
+    "FileStreamResponse",
     "JSONLResponse",
     "SSEResponse",
     "StreamResponse",
@@ -530,13 +559,238 @@ class TextStreamResponse(StreamResponse):
 
 
 def _attachment(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact UTF-8 name
-    (RFC 6266 and RFC 8187), quotes and control characters neutralised."""
-    from urllib.parse import quote
+    return _content_disposition(filename, "attachment")
 
-    fallback = (
-        "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "download"
-    )
-    if fallback == filename:
-        return f'attachment; filename="{filename}"'
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+class _SizeMismatch(OSError):
+    pass
+
+
+async def _exactly(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """Pass ``chunks`` on, failing (so the transfer is aborted) as soon as
+    they add up to more or less than the announced ``size``."""
+    sent = 0
+    async for chunk in chunks:
+        sent += len(chunk)
+        if sent > size:
+            raise _SizeMismatch(f"the source gave more than the announced {size} bytes")
+        yield chunk
+    if sent != size:
+        raise _SizeMismatch(f"the source ended after {sent} of the announced {size} bytes")
+
+
+@contextlib.asynccontextmanager
+async def _sized(
+    inner: AbstractAsyncContextManager[AsyncIterator[bytes]], size: int
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    async with inner as chunks:
+        checked = _exactly(chunks, size)
+        try:
+            yield checked
+        finally:
+            await checked.aclose()  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def _closing(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[AsyncIterator[bytes]]:
+    try:
+        yield chunks
+    finally:
+        await chunks.aclose()
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+class FileStreamResponse(StreamResponse):
+    """Serve a file as a download, the way browsers, ``curl -C -``, download
+    managers and video players expect; or stream any byte source as one.
+
+    Given a path, the file is opened once (a missing, unreadable or
+    non-regular file is a 404, raised as an ``HTTPException`` before anything
+    is sent) and the response has ``Content-Length``, ``Accept-Ranges:
+    bytes``, an ``ETag`` and ``Last-Modified`` from the opened file, and a
+    media type guessed from the name. It answers:
+
+    * ``Range`` (GET): one range → 206 with ``Content-Range``; several →
+      ``multipart/byteranges`` (sorted, overlapping and adjacent ranges
+      merged, at most 100); none satisfiable → 416 with ``Content-Range:
+      bytes */size``; a malformed header is ignored (200, whole file);
+      ``If-Range`` with an ETag (strong match) or a date (exact match);
+    * ``If-None-Match`` / ``If-Modified-Since`` → 304, ``If-Match`` /
+      ``If-Unmodified-Since`` → 412, in the order of RFC 9110;
+    * HEAD: the same headers, no body.
+
+    The file is read on worker threads, 256 KiB per chunk and up to 1 MiB per
+    thread hop, in constant memory. When the server offers the ASGI
+    ``http.response.pathsend`` extension (granian) and the whole file is
+    sent, the path is handed to the server instead. A file that gets shorter
+    while it is sent aborts the transfer rather than ending it short.
+
+    Args:
+        path_or_source: a path, or a sync or async iterable of ``bytes``
+            (a generated backup, a ZIP from :func:`~streamkit.zip_chunks`).
+        filename: the name in ``Content-Disposition`` (default: the file's
+            name; for a source, no header unless given).
+        content_disposition: ``"attachment"`` (save) or ``"inline"`` (show
+            in the browser), or None for no header.
+        chunk_size: the most bytes per chunk.
+        root: serve ``path_or_source`` (then a user-chosen relative path) only
+            if it stays under this directory (see :func:`~streamkit.safe_join`);
+            anything else is a 404.
+        size: for a source, its length if known: sent as ``Content-Length``,
+            and a source that gives more or fewer bytes aborts the transfer.
+        options: as for :class:`StreamResponse` (``send_timeout``, ...).
+    """
+
+    default_headers: ClassVar[Mapping[str, str]] = {}
+    media_type = "application/octet-stream"
+
+    def __init__(
+        self,
+        path_or_source: str | os.PathLike[str] | Content,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+        *,
+        filename: str | None = None,
+        content_disposition: Literal["attachment", "inline"] | None = "attachment",
+        chunk_size: int = DEFAULT_FILE_CHUNK_SIZE,
+        root: str | os.PathLike[str] | None = None,
+        size: int | None = None,
+        **options: Any,
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        is_path = _is_path(path_or_source)
+        if root is not None and not isinstance(path_or_source, str):
+            raise TypeError("with root=, the file is given as a str path relative to it")
+        if size is not None and (is_path or size < 0):
+            raise ValueError("size= is for a byte source of known length (>= 0)")
+        name = filename
+        if name is None and is_path:
+            name = os.path.basename(os.fspath(path_or_source))  # type: ignore[arg-type]
+        if media_type is None and name:
+            media_type = mimetypes.guess_type(name)[0]
+        all_headers = dict(headers or {})
+        if name and content_disposition is not None:
+            all_headers.setdefault(
+                "content-disposition", _content_disposition(name, content_disposition)
+            )
+        super().__init__(
+            None if is_path else path_or_source,  # type: ignore[arg-type]
+            status_code,
+            all_headers,
+            media_type,
+            background,
+            chunk_size=chunk_size,
+            **options,
+        )
+        self.path: str | os.PathLike[str] | None = path_or_source if is_path else None  # type: ignore[assignment]
+        self.root = root
+        self.size = size
+        self.file_chunk_size = chunk_size
+        if size is not None:
+            self.headers["content-length"] = str(size)
+
+    def open_chunks(self) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        if self.path is not None:
+            assert isinstance(self.content, AsyncGenerator)
+            return _closing(self.content)
+        chunks = super().open_chunks()
+        return chunks if self.size is None else _sized(chunks, self.size)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.path is None:
+            await super().__call__(scope, receive, send)
+            return
+        opened = await self._open()
+        try:
+            if await self._prepare(opened, scope, send):
+                await super().__call__(scope, receive, send)
+        finally:
+            opened.close()
+
+    async def _open(self) -> OpenFile:
+        assert self.path is not None
+        path: str | os.PathLike[str] | None = self.path
+        if self.root is not None:
+            assert isinstance(self.path, str)
+            path = await anyio.to_thread.run_sync(safe_join, self.root, self.path)
+        if path is None:
+            raise HTTPException(404)
+        try:
+            return await anyio.to_thread.run_sync(open_regular_file, path)
+        except FileNotServable as exc:
+            raise HTTPException(404) from exc
+
+    async def _prepare(self, opened: OpenFile, scope: Scope, send: Send) -> bool:
+        """Decide what to send. Answers 304, 412, 416 and pathsend itself
+        (False); otherwise sets the status, headers and body and returns
+        True for the streaming lifecycle to send them."""
+        size = opened.size
+        etag = strong_etag(size, opened.stat.st_mtime_ns)
+        headers = self.headers
+        headers["accept-ranges"] = "bytes"
+        headers.setdefault("etag", etag)
+        headers.setdefault("last-modified", http_date(opened.stat.st_mtime))
+        method = scope.get("method", "GET")
+        decision = evaluate(
+            method,
+            Headers(scope=scope),
+            size=size,
+            etag=headers["etag"],
+            last_modified=opened.stat.st_mtime,
+        )
+        if decision.status in (304, 412, 416):
+            await self._send_empty(decision.status, size, send)
+            return False
+        ranges: list[tuple[int, int]] = [(0, size)]
+        heads: list[bytes] = []
+        tail = b""
+        if decision.status == 206:
+            self.status_code = 206
+            ranges = list(decision.ranges)
+            if len(ranges) == 1:
+                (start, stop), length = ranges[0], ranges[0][1] - ranges[0][0]
+                headers["content-range"] = f"bytes {start}-{stop - 1}/{size}"
+            else:
+                boundary = secrets.token_hex(16)
+                part_type = headers.get("content-type", self.media_type)
+                heads, tail, length = multipart_layout(ranges, size, part_type, boundary)
+                headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
+        else:
+            length = size
+            if method == "GET" and "http.response.pathsend" in scope.get("extensions", {}):
+                headers["content-length"] = str(size)
+                await send(self._start_message())
+                await send({"type": "http.response.pathsend", "path": str(opened.path.resolve())})
+                if self.background is not None:
+                    await self.background()
+                return False
+        headers["content-length"] = str(length)
+        self.content = range_chunks(
+            opened, ranges, chunk_size=self.file_chunk_size, heads=heads, tail=tail
+        )
+        return True
+
+    async def _send_empty(self, status: int, size: int, send: Send) -> None:
+        headers = self.headers
+        if status == 304:
+            # What a cache needs to update its copy (RFC 9110 15.4.5).
+            keep = ("etag", "last-modified", "cache-control", "content-location", "expires", "vary")
+            raw = [(k, v) for k, v in self.raw_headers if k.decode("latin-1") in keep]
+        else:
+            for name in ("content-type", "content-disposition", "content-range"):
+                if name in headers:
+                    del headers[name]
+            if status == 416:
+                headers["content-range"] = f"bytes */{size}"
+            headers["content-length"] = "0"
+            raw = self.raw_headers
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if self.background is not None:
+            await self.background()
