@@ -26,6 +26,20 @@ from streamkit._formats.sse_decoder import SSEDecoder
 __all__ = ["ndjson", "sse_json"]
 
 
+def _close_source(iterator: object) -> None:
+    """Close the byte source now: leaving a ``for`` loop does not close the
+    generator it iterates, and the source may hold an HTTP connection."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+
+
+async def _aclose_source(iterator: object) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
+
+
 def _payload(event: ServerSentEvent) -> Any:
     data = event.data or ""
     try:
@@ -39,30 +53,38 @@ def _payload(event: ServerSentEvent) -> Any:
 
 def _sse_sync(chunks: Iterable[bytes]) -> Generator[Any, None, None]:
     decoder = SSEDecoder()
-    for chunk in chunks:
-        for event in decoder.feed(chunk):
-            if event.data is None:
-                continue
-            if event.data == "[DONE]":
-                return
-            yield _payload(event)
-    for event in decoder.feed(b"\n\n"):  # an unterminated last event (see sse_json)
-        if event.data is not None and event.data != "[DONE]":
-            yield _payload(event)
+    iterator = iter(chunks)
+    try:
+        for chunk in iterator:
+            for event in decoder.feed(chunk):
+                if event.data is None:
+                    continue
+                if event.data == "[DONE]":
+                    return
+                yield _payload(event)
+        for event in decoder.feed(b"\n\n"):  # an unterminated last event (see sse_json)
+            if event.data is not None and event.data != "[DONE]":
+                yield _payload(event)
+    finally:
+        _close_source(iterator)
 
 
 async def _sse_async(chunks: AsyncIterable[bytes]) -> AsyncGenerator[Any, None]:
     decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            if event.data is None:
-                continue
-            if event.data == "[DONE]":
-                return
-            yield _payload(event)
-    for event in decoder.feed(b"\n\n"):
-        if event.data is not None and event.data != "[DONE]":
-            yield _payload(event)
+    iterator = aiter(chunks)
+    try:
+        async for chunk in iterator:
+            for event in decoder.feed(chunk):
+                if event.data is None:
+                    continue
+                if event.data == "[DONE]":
+                    return
+                yield _payload(event)
+        for event in decoder.feed(b"\n\n"):
+            if event.data is not None and event.data != "[DONE]":
+                yield _payload(event)
+    finally:
+        await _aclose_source(iterator)
 
 
 @overload
@@ -84,6 +106,7 @@ def sse_json(
     end the body right after the last ``data:`` line are common), and a
     payload that is not JSON, such as one cut off in the middle, raises
     :class:`~streamkit.DecodeError` (the adapters turn it into an error event).
+    Closing the result closes ``chunks`` (and so the HTTP response behind it).
     """
     if isinstance(chunks, AsyncIterable):
         return _sse_async(chunks)
@@ -92,18 +115,26 @@ def sse_json(
 
 def _ndjson_sync(chunks: Iterable[bytes]) -> Generator[Any, None, None]:
     decoder = JSONLDecoder()
-    for chunk in chunks:
-        yield from decoder.feed(chunk)
-    yield from decoder.close()
+    iterator = iter(chunks)
+    try:
+        for chunk in iterator:
+            yield from decoder.feed(chunk)
+        yield from decoder.close()
+    finally:
+        _close_source(iterator)
 
 
 async def _ndjson_async(chunks: AsyncIterable[bytes]) -> AsyncGenerator[Any, None]:
     decoder = JSONLDecoder()
-    async for chunk in chunks:
-        for value in decoder.feed(chunk):
+    iterator = aiter(chunks)
+    try:
+        async for chunk in iterator:
+            for value in decoder.feed(chunk):
+                yield value
+        for value in decoder.close():
             yield value
-    for value in decoder.close():
-        yield value
+    finally:
+        await _aclose_source(iterator)
 
 
 @overload
