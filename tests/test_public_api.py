@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import subprocess
 import sys
@@ -39,6 +40,7 @@ EXPECTED_ALL = [
     "StreamTimeout",
     "StreamkitError",
     "TotalTimeout",
+    "ZipMember",
     "async_iter",
     "catch_errors",
     "coalesce",
@@ -64,6 +66,7 @@ EXPECTED_ALL = [
     "sse_chunks",
     "sse_error_frame",
     "with_timeouts",
+    "zip_chunks",
 ]
 
 
@@ -92,6 +95,80 @@ def test_import_streamkit_does_not_import_starlette() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_import_streamkit_llm_imports_no_sdk_framework_or_client() -> None:
+    code = (
+        "import sys, streamkit, streamkit.llm; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'starlette', 'openai', 'anthropic', 'google', 'langchain_core', 'httpx', 'stream_zip'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+LLM_ALL = [
+    "Error",
+    "FINISH_REASONS",
+    "Finish",
+    "FinishReason",
+    "LLMEvent",
+    "LLMResult",
+    "LLMStreamError",
+    "ReasoningDelta",
+    "ReasoningEnd",
+    "ReasoningStart",
+    "StreamStart",
+    "TextDelta",
+    "TextEnd",
+    "TextStart",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolCallEnd",
+    "ToolCallStart",
+    "Usage",
+    "accumulate",
+    "detect_provider",
+    "from_anthropic",
+    "from_gemini",
+    "from_langchain",
+    "from_ollama",
+    "from_openai_chat",
+    "from_openai_responses",
+    "ndjson",
+    "normalize",
+    "sse_json",
+    "to_jsonl",
+    "to_openai_chat_sse",
+    "to_sse",
+    "to_text",
+    "to_vercel_ui",
+]
+
+STARLETTE_ALL = [
+    "CSVResponse",
+    "FileStreamResponse",
+    "JSONLResponse",
+    "OpenAIChatResponse",
+    "SSEResponse",
+    "StreamResponse",
+    "TextStreamResponse",
+    "VercelUIResponse",
+    "close_open_streams",
+    "last_event_id",
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [("streamkit.llm", LLM_ALL), ("streamkit.starlette", STARLETTE_ALL)],
+)
+def test_subpackage_all_lists_exactly_the_public_names(module: str, expected: list[str]) -> None:
+    imported = importlib.import_module(module)
+    # (The order of __all__ is ruff's RUF022 check.)
+    assert sorted(imported.__all__) == sorted(expected)
+    for name in expected:
+        assert hasattr(imported, name), name
 
 
 @pytest.mark.parametrize(

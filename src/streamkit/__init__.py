@@ -15,7 +15,7 @@ The package is layered; this module re-exports the public names:
   :func:`with_timeouts`, :func:`catch_errors`, :func:`retry_until_first`,
   :func:`progress`, :func:`jsonl_chunks`, :func:`json_seq_chunks`,
   :func:`json_array_chunks`, :func:`csv_chunks`, :class:`EventLog`,
-  :func:`file_chunks`, :func:`safe_join`;
+  :func:`file_chunks`, :func:`safe_join`, :func:`zip_chunks`, :class:`ZipMember`;
 * errors: :class:`StreamkitError` and its subclasses.
 
 ``import streamkit`` never imports starlette: the framework adapters live in
@@ -58,6 +58,7 @@ from streamkit._streams.wrappers import (
     retry_until_first,
     with_timeouts,
 )
+from streamkit._streams.zipping import ZipMember, zip_chunks
 
 __version__ = "0.1.0.dev0"
 
@@ -79,6 +80,7 @@ __all__ = [
     "StreamTimeout",
     "StreamkitError",
     "TotalTimeout",
+    "ZipMember",
     "async_iter",
     "catch_errors",
     "coalesce",
@@ -104,4 +106,5 @@ __all__ = [
     "sse_chunks",
     "sse_error_frame",
     "with_timeouts",
+    "zip_chunks",
 ]

@@ -88,9 +88,11 @@ __all__ = [
     "CSVResponse",
     "FileStreamResponse",
     "JSONLResponse",
+    "OpenAIChatResponse",
     "SSEResponse",
     "StreamResponse",
     "TextStreamResponse",
+    "VercelUIResponse",
     "close_open_streams",
     "last_event_id",
 ]
@@ -570,13 +572,23 @@ async def _exactly(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[byt
     """Pass ``chunks`` on, failing (so the transfer is aborted) as soon as
     they add up to more or less than the announced ``size``."""
     sent = 0
+    last: bytes | None = None
     async for chunk in chunks:
+        if not chunk:
+            continue
         sent += len(chunk)
         if sent > size:
             raise _SizeMismatch(f"the source gave more than the announced {size} bytes")
+        if sent == size:
+            # Held until the source ends: were more to come, the client would
+            # already have a whole body of the announced length.
+            last = chunk
+            continue
         yield chunk
     if sent != size:
         raise _SizeMismatch(f"the source ended after {sent} of the announced {size} bytes")
+    if last is not None:
+        yield last
 
 
 @contextlib.asynccontextmanager
@@ -794,3 +806,7 @@ class FileStreamResponse(StreamResponse):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         if self.background is not None:
             await self.background()
+
+
+# The LLM protocol responses build on SSEResponse, defined above.
+from streamkit.llm._responses import OpenAIChatResponse, VercelUIResponse  # noqa: E402

@@ -87,7 +87,10 @@ def _etags(value: str) -> list[tuple[bool, str]] | Literal["*"] | None:
     tags: list[tuple[bool, str]] = []
     position, end = 0, len(value)
     while position < end:
-        if not value[position:].strip(" \t,"):
+        # Empty list elements (", ,") are allowed and ignored (RFC 9110 5.6.1.2).
+        while position < end and value[position] in " \t,":
+            position += 1
+        if position == end:
             break
         match = _ETAG.match(value, position)
         if match is None:
@@ -100,12 +103,23 @@ def _etags(value: str) -> list[tuple[bool, str]] | Literal["*"] | None:
 # -- Range ----------------------------------------------------------------------
 
 
-def _number(digits: str) -> int | None:
-    if not digits or not (digits.isascii() and digits.isdigit()):
+def _digits(text: str) -> str | None:
+    """The significant digits of a number (leading zeros dropped), or None
+    if ``text`` is not a non-empty run of ASCII digits."""
+    if not text or not (text.isascii() and text.isdigit()):
         return None
-    if len(digits.lstrip("0")) > _MAX_DIGITS:
-        return _HUGE
-    return int(digits)
+    return text.lstrip("0") or "0"
+
+
+def _number(digits: str) -> int:
+    """The value of significant ``digits``; past 19 of them, one huge value
+    (no file is that large, and int() of thousands of digits is slow)."""
+    return _HUGE if len(digits) > _MAX_DIGITS else int(digits)
+
+
+def _before(a: str, b: str) -> bool:
+    """Whether the number with significant digits ``a`` is below ``b``."""
+    return (len(a), a) < (len(b), b)
 
 
 def parse_range(
@@ -134,20 +148,22 @@ def parse_range(
             return None
         first, last = first.strip(" \t"), last.strip(" \t")
         if not first:  # suffix: the last N bytes
-            length = _number(last)
-            if length is None:
+            suffix = _digits(last)
+            if suffix is None:
                 return None
+            length = _number(suffix)
             if length > 0 and size > 0:
                 wanted.append((max(0, size - length), size))
             continue
-        start = _number(first)
-        if start is None:
+        first_digits = _digits(first)
+        if first_digits is None:
             return None
+        start = _number(first_digits)
         if last:
-            end = _number(last)
-            if end is None or end < start:
+            last_digits = _digits(last)
+            if last_digits is None or _before(last_digits, first_digits):
                 return None
-            stop = min(end + 1, size)
+            stop = min(_number(last_digits) + 1, size)
         else:
             stop = size
         if start < size:

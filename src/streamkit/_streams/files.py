@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from typing import IO, Final
 
@@ -178,8 +179,13 @@ async def file_chunks(
     try:
         stop = opened.size if end is None else min(end, opened.size)
         if start < stop:
-            async for chunk in range_chunks(opened, [(start, stop)], chunk_size=chunk_size):
-                yield chunk
+            # aclosing: leaving the loop early must close the inner generator
+            # now, not when the garbage collector finds it.
+            async with aclosing(
+                range_chunks(opened, [(start, stop)], chunk_size=chunk_size)
+            ) as chunks:
+                async for chunk in chunks:
+                    yield chunk
     finally:
         opened.close()
 

@@ -13,17 +13,46 @@ from typing import Any
 __all__ = ["field", "to_dict"]
 
 
-_NOT_RECORDS = (str, bytes, int, float, bool, list, tuple)
+_NOT_RECORDS: frozenset[type] = frozenset({str, bytes, int, float, bool, list, tuple})
+_MISSING: Any = object()
+#: For each pydantic model class, the names its class defines (properties,
+#: methods): a name that is neither one of them nor an instance field is
+#: absent, which is found without the slow AttributeError path of pydantic's
+#: ``__getattr__`` (several microseconds per miss).
+_CLASS_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _class_names(kind: type) -> frozenset[str] | None:
+    names = _CLASS_NAMES.get(kind)
+    if names is None:
+        if not hasattr(kind, "model_fields"):
+            return None
+        names = _CLASS_NAMES[kind] = frozenset(dir(kind))
+    return names
 
 
 def field(item: Any, name: str) -> Any:
     """``item[name]`` for a dict, ``item.name`` for an object; None if absent
     or if ``item`` is not a record at all (a string has no fields, only
     methods)."""
-    if type(item) is dict:
+    kind = type(item)
+    if kind is dict:
         return item.get(name)
-    if item is None or isinstance(item, _NOT_RECORDS):
+    if item is None or kind in _NOT_RECORDS:
         return None
+    fields = getattr(item, "__dict__", None)
+    if fields is not None:
+        value = fields.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+        names = _class_names(kind)
+        if names is not None:  # a pydantic model
+            extra = getattr(item, "__pydantic_extra__", None)
+            if extra:
+                value = extra.get(name, _MISSING)
+                if value is not _MISSING:
+                    return value
+            return getattr(item, name, None) if name in names else None
     if isinstance(item, dict):
         return item.get(name)
     return getattr(item, name, None)

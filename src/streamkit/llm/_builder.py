@@ -114,6 +114,7 @@ class EventBuilder:
 
     __slots__ = (
         "_blocks",
+        "_call_ids",
         "_count",
         "_finish",
         "_started",
@@ -136,6 +137,7 @@ class EventBuilder:
         self._count = 0
         self._tools: dict[object, _Tool] = {}
         self._tool_count = 0
+        self._call_ids: set[str] = set()
         self._usage: Usage | None = None
         self._finish: tuple[FinishReason, str | None, bool] | None = None
 
@@ -243,7 +245,7 @@ class EventBuilder:
             return
         tool = self._tools.get(key)
         if tool is None:
-            tool = _Tool(call_id, name, self._tool_count if index is None else index, False)
+            tool = _Tool(call_id or None, name, self._tool_count if index is None else index, False)
             tool.provider_executed = provider_executed
             self._tool_count += 1
             self._tools[key] = tool
@@ -258,8 +260,15 @@ class EventBuilder:
 
     def _start_tool(self, tool: _Tool) -> None:
         self._ensure_started()
-        if tool.call_id is None:
-            tool.call_id = f"call_{tool.index}"
+        call_id = tool.call_id or f"call_{tool.index}"
+        if call_id in self._call_ids:  # ids must be unique in a stream
+            base, n = f"call_{tool.index}", 1
+            call_id = base
+            while call_id in self._call_ids:
+                call_id = f"{base}_{n}"
+                n += 1
+        self._call_ids.add(call_id)
+        tool.call_id = call_id
         tool.started = True
         assert tool.name is not None
         self.out.append(ToolCallStart(tool.call_id, tool.name, tool.index, tool.provider_executed))
