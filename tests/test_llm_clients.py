@@ -52,8 +52,15 @@ from streamkit.llm._events import (
     Usage,
 )
 from streamkit.llm._outputs import GENERIC_ERROR_TEXT, to_jsonl, to_sse, to_text
-from streamkit.llm._responses import SHUTDOWN_TEXT, OpenAIChatResponse, VercelUIResponse
-from streamkit.starlette import JSONLResponse, SSEResponse, TextStreamResponse, close_open_streams
+from streamkit.starlette import (
+    SHUTDOWN_TEXT,
+    JSONLResponse,
+    OpenAIChatResponse,
+    SSEResponse,
+    TextStreamResponse,
+    VercelUIResponse,
+    close_open_streams,
+)
 from streamkit.testing import run_server
 
 from .llm_fixtures import check_invariants

@@ -386,7 +386,7 @@ def test_a_stray_terminator_is_ignored() -> None:
 # -- usage -----------------------------------------------------------------------------------------
 
 
-def test_usage_is_cumulative_replaced_not_summed_and_sent_only_when_it_changes() -> None:
+def test_usage_is_cumulative_replaced_not_summed_and_sent_once_at_the_end() -> None:
     def usage(candidates: int) -> dict[str, Any]:
         return {
             "promptTokenCount": 10,
@@ -402,7 +402,8 @@ def test_usage_is_cumulative_replaced_not_summed_and_sent_only_when_it_changes()
         chunk(text("c"), usage=usage(3), finish="STOP"),
     )
     usages = [e for e in events if isinstance(e, Usage)]
-    assert len(usages) == 2
+    assert len(usages) == 1  # the running totals of every chunk: only the last is sent
+    assert [e.type for e in events[-3:]] == ["text-end", "usage", "finish"]
     assert usages[-1] == Usage(
         input_tokens=10,
         output_tokens=7,
@@ -411,6 +412,17 @@ def test_usage_is_cumulative_replaced_not_summed_and_sent_only_when_it_changes()
         reasoning_tokens=4,
     )
     assert usages[-1].raw == usage(3)
+
+
+def test_the_usage_so_far_is_sent_before_an_error() -> None:
+    events = run(
+        chunk(text("a"), usage={"promptTokenCount": 5, "candidatesTokenCount": 1}),
+        {"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}},
+    )
+    assert [e.type for e in events[-3:]] == ["usage", "text-end", "error"]
+    usage = events[-3]
+    assert isinstance(usage, Usage)
+    assert (usage.input_tokens, usage.output_tokens) == (5, 1)
 
 
 def test_usage_metadata_without_counts_is_not_a_usage() -> None:

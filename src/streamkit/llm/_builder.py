@@ -24,6 +24,7 @@ drivers in :mod:`streamkit.llm._drive` do the iterating.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import orjson
@@ -116,6 +117,7 @@ class EventBuilder:
         "_blocks",
         "_call_ids",
         "_count",
+        "_deferred",
         "_finish",
         "_started",
         "_tool_count",
@@ -139,6 +141,7 @@ class EventBuilder:
         self._tool_count = 0
         self._call_ids: set[str] = set()
         self._usage: Usage | None = None
+        self._deferred: Callable[[], Usage] | None = None
         self._finish: tuple[FinishReason, str | None, bool] | None = None
 
     def drain(self) -> list[LLMEvent]:
@@ -338,8 +341,22 @@ class EventBuilder:
         if self.done:
             return
         self._ensure_started()
+        self._deferred = None  # replaced by this newer snapshot
         self._usage = usage
         self.out.append(usage)
+
+    def defer_usage(self, make: Callable[[], Usage]) -> None:
+        """A cumulative usage snapshot, built and sent only if no newer one
+        replaces it before the stream ends (for providers that resend their
+        running totals on every chunk: one event, not one per chunk)."""
+        if not self.done:
+            self._deferred = make
+
+    def _flush_usage(self) -> None:
+        make = self._deferred
+        if make is not None:
+            self._deferred = None
+            self.usage(make())
 
     def add_usage(self, increment: Usage) -> None:
         """A usage increment (LangChain's chunks): summed into the snapshot."""
@@ -365,6 +382,8 @@ class EventBuilder:
 
     @property
     def last_usage(self) -> Usage | None:
+        if self._deferred is not None:
+            self._flush_usage()
         return self._usage
 
     def finish(
@@ -391,6 +410,7 @@ class EventBuilder:
         if self.done:
             return
         self._ensure_started()
+        self._flush_usage()  # what was used so far still counts
         self._close_all()
         if retryable is None:
             retryable = retryable_status(status) or (kind in RETRYABLE_KINDS)
@@ -407,6 +427,7 @@ class EventBuilder:
         event (the finish, or an error if there was no finish signal)."""
         if self.done:
             return
+        self._flush_usage()
         if self._finish is None:
             self.error(
                 "the stream ended without a finish reason",

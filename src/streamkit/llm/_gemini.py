@@ -32,8 +32,9 @@ with, beyond the plain shape:
   sent as integers (JSON does not tell ``3`` from ``3.0``; the SDK makes
   every number a float);
 * ``usage_metadata`` on every chunk is a **cumulative** running total: each
-  one replaces the previous (summing them counts 10-17 times over), and is
-  only sent when a count changed. ``output_tokens`` = candidates + thoughts
+  one replaces the previous (summing them counts 10-17 times over); the
+  last one is sent once, when the stream ends (or fails), not on every
+  chunk. ``output_tokens`` = candidates + thoughts
   tokens (what is billed as output), ``reasoning_tokens`` = thoughts. Vertex
   sends ``usageMetadata`` with no counts at all (just ``trafficType``) on
   its early chunks: those are not a usage;
@@ -53,6 +54,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterable
+from functools import partial
 from typing import Any, Final, overload
 
 import orjson
@@ -149,7 +151,7 @@ def _counts(meta: Any) -> _Counts:
     )
 
 
-def _usage(counts: _Counts, raw: dict[str, Any] | None) -> Usage:
+def _usage(counts: _Counts, raw: Any) -> Usage:
     prompt, candidates, thoughts, total, cached = counts
     output = None
     if candidates is not None or thoughts is not None:
@@ -160,7 +162,7 @@ def _usage(counts: _Counts, raw: dict[str, Any] | None) -> Usage:
         total_tokens=total,
         cache_read_tokens=cached,
         reasoning_tokens=thoughts,
-        raw=raw,
+        raw=to_dict(raw),
     )
 
 
@@ -170,7 +172,7 @@ def gemini_usage(meta: Any) -> Usage | None:
     counts = _counts(meta)
     if counts == _NO_COUNTS:
         return None
-    return _usage(counts, to_dict(meta))
+    return _usage(counts, meta)
 
 
 def _signature(value: Any) -> str | None:
@@ -248,20 +250,20 @@ class _Fragments:
 _NO_VALUE: Final = object()
 
 
-def _partial_value(partial: Any) -> Any:
-    value = _get(partial, "string_value", "stringValue")
+def _partial_value(piece: Any) -> Any:
+    value = _get(piece, "string_value", "stringValue")
     if value is not None:
         return value if isinstance(value, str) else str(value)
-    value = _get(partial, "number_value", "numberValue")
+    value = _get(piece, "number_value", "numberValue")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value) if isinstance(value, float) and value.is_integer() else value
-    value = _get(partial, "bool_value", "boolValue")
+    value = _get(piece, "bool_value", "boolValue")
     if isinstance(value, bool):
         return value
-    if type(partial) is dict:
-        if "nullValue" in partial or "null_value" in partial:
+    if type(piece) is dict:
+        if "nullValue" in piece or "null_value" in piece:
             return None
-    elif field(partial, "null_value") is not None:
+    elif field(piece, "null_value") is not None:
         return None
     return _NO_VALUE
 
@@ -280,14 +282,14 @@ class _StreamedCall:
     def add(self, partials: Any) -> None:
         if not isinstance(partials, list | tuple):
             return
-        for partial in partials:
-            path = _get(partial, "json_path", "jsonPath")
+        for piece in partials:
+            path = _get(piece, "json_path", "jsonPath")
             if not isinstance(path, str):
                 continue
-            value = _partial_value(partial)
+            value = _partial_value(piece)
             if value is _NO_VALUE:
                 continue
-            more = bool(_get(partial, "will_continue", "willContinue"))
+            more = bool(_get(piece, "will_continue", "willContinue"))
             if isinstance(value, str):
                 current = self.values.get(path)
                 if path in self.continuing and isinstance(current, _Fragments):
@@ -386,7 +388,7 @@ class GeminiAdapter:
             counts = _counts(meta)
             if counts != self._usage and counts != _NO_COUNTS:
                 self._usage = counts
-                builder.usage(_usage(counts, to_dict(meta)))
+                builder.defer_usage(partial(_usage, counts, meta))
 
     def _candidate(self, candidate: Any) -> None:
         content = _attr(candidate, "content")

@@ -60,6 +60,8 @@ def _sse_sync(chunks: Iterable[bytes]) -> Generator[Any, None, None]:
                 if event.data is None:
                     continue
                 if event.data == "[DONE]":
+                    for _ in iterator:  # read the body to its end: see sse_json
+                        pass
                     return
                 yield _payload(event)
         for event in decoder.feed(b"\n\n"):  # an unterminated last event (see sse_json)
@@ -78,6 +80,8 @@ async def _sse_async(chunks: AsyncIterable[bytes]) -> AsyncGenerator[Any, None]:
                 if event.data is None:
                     continue
                 if event.data == "[DONE]":
+                    async for _ in iterator:  # read the body to its end: see sse_json
+                        pass
                     return
                 yield _payload(event)
         for event in decoder.feed(b"\n\n"):
@@ -107,6 +111,10 @@ def sse_json(
     payload that is not JSON, such as one cut off in the middle, raises
     :class:`~streamkit.DecodeError` (the adapters turn it into an error event).
     Closing the result closes ``chunks`` (and so the HTTP response behind it).
+    After ``[DONE]`` the rest of the body is read (and ignored) before the
+    stream ends: an HTTP client can only reuse a connection whose response
+    was read to its end, and a new connection per request costs more time
+    to the first token than everything else in a proxy.
     """
     if isinstance(chunks, AsyncIterable):
         return _sse_async(chunks)
