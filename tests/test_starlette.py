@@ -132,7 +132,8 @@ async def jsonl_fails_midway(request: Request) -> JSONLResponse:
         yield {"n": 1}
         raise ValueError("secret detail")
 
-    return JSONLResponse(rows())
+    exposed = request.query_params.get("expose") == "1"
+    return JSONLResponse(rows(), expose_errors=exposed)
 
 
 async def csv_export(request: Request) -> CSVResponse:
@@ -260,6 +261,20 @@ def test_jsonl_failure_midway_sends_an_error_record_then_cuts_the_body(url: str)
     assert values[1]["type"] == "error"
     assert values[1]["code"] == "internal_error"
     assert "secret" not in received.decode()
+
+
+def test_an_exposed_jsonl_error_record_keeps_its_type_and_names_the_exception(url: str) -> None:
+    received = bytearray()
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("GET", f"{url}/jsonl-fails?expose=1", timeout=10) as response,
+    ):
+        for chunk in response.iter_bytes():
+            received += chunk
+    record = JSONLDecoder().feed(bytes(received))[1]
+    assert record["type"] == "error"  # not overwritten by the exception's type
+    assert record["exception"] == "ValueError"
+    assert "secret detail" in record["message"]
 
 
 def test_csv_response_is_a_guarded_download(url: str) -> None:

@@ -476,6 +476,7 @@ class JSONLResponse(StreamResponse):
 
     Each item becomes one compact JSON line (see :func:`~streamkit.encode_jsonl`).
     A failure after the first line sends ``{"type": "error", "code", "message"}``
+    (with ``expose_errors=True``, also ``"exception"``: the exception's class)
     as a last line, then aborts; ``trailer=True`` ends a complete stream with
     ``{"type": "end", "count": N}``.
     """
@@ -512,7 +513,13 @@ class JSONLResponse(StreamResponse):
         )
 
     def render_error(self, info: ErrorInfo) -> bytes:
-        return jsonl_encoder()({"type": "error", **info.to_dict()})
+        fields = info.to_dict()
+        record: dict[str, str] = {"type": "error", **fields}
+        exception = fields.get("type")
+        if exception is not None:  # exposed: the record's own "type" stays "error"
+            record["type"] = "error"
+            record["exception"] = exception
+        return jsonl_encoder()(record)
 
     def closing_frame(self) -> bytes | None:
         return jsonl_encoder()({"type": "shutdown"})
