@@ -279,3 +279,42 @@ def test_accumulate_collects_everything() -> None:
     assert result.tool_calls[1].parse_error
     assert result.usage == Usage(input_tokens=5, output_tokens=7)
     assert (result.finish, result.raw_finish, result.error) == ("tool_calls", "tool_use", None)
+
+
+def test_a_block_keyed_none_is_closed_like_any_other() -> None:
+    builder = EventBuilder("p")
+    builder.text(None, "x")
+    builder.finish("stop")
+    builder.close()
+    events = builder.drain()
+    check_invariants(events)
+    assert [e.type for e in events] == ["start", "text-start", "text-delta", "text-end", "finish"]
+
+
+def test_argument_fragments_that_are_not_text_are_ignored() -> None:
+    builder = EventBuilder("p")
+    builder.tool_start("k", call_id="c", name="f")
+    builder.tool_args("k", {"not": "text"})  # type: ignore[arg-type]
+    builder.tool_args("k", '{"a": 1}')
+    builder.finish("tool_calls")
+    builder.close()
+    end = next(e for e in builder.drain() if isinstance(e, ToolCallEnd))
+    assert end.args == {"a": 1}
+
+
+def test_the_error_message_comes_from_the_body_before_the_sdks_printed_form() -> None:
+    class APIStatusError(Exception):
+        status_code = 200
+
+        def __init__(self) -> None:
+            self.body = {
+                "type": "error",
+                "error": {"type": "overloaded_error", "message": "Overloaded"},
+            }
+            self.message = f"Error code: 200 - {self.body}"
+            super().__init__(self.message)
+
+    fields = error_from_exception(APIStatusError())
+    assert fields["message"] == "Overloaded"
+    assert fields["kind"] == "overloaded_error"
+    assert fields["retryable"] is True

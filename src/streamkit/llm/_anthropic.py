@@ -98,20 +98,22 @@ def anthropic_usage(usage: Any, previous: Usage | None = None) -> Usage:
 
 
 class _AnthropicBuilder(EventBuilder):
-    """The builder, with the message of the SDK's in-stream errors.
+    """The builder, with the provider's message for the SDK's exceptions.
 
-    For ``event: error`` the SDK raises ``APIStatusError(f"{body}", ...)``:
-    its ``message`` is the repr of the whole body, while ``api_message`` is
-    the provider's own message ("Overloaded").
+    For ``event: error`` the SDK raises ``APIStatusError(f"{body}", ...)``,
+    whose ``message`` is the repr of the whole body; the provider's own
+    message ("Overloaded") is ``body["error"]["message"]`` (also
+    ``api_message`` in recent SDKs).
     """
 
     __slots__ = ()
 
     def exception(self, exc: BaseException) -> None:
         fields = error_from_exception(exc)
-        api_message = getattr(exc, "api_message", None)
-        if isinstance(api_message, str) and api_message:
-            fields["message"] = api_message
+        body = getattr(exc, "body", None)
+        message = field(body.get("error") if isinstance(body, dict) else None, "message")
+        if isinstance(message, str) and message:
+            fields["message"] = message
         self.error(**fields)
 
 

@@ -87,6 +87,10 @@ def parse_args(args_json: str) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
+#: "No key" for ``end_blocks``: None is a key like any other.
+_NO_KEY: Final[Any] = object()
+
+
 class _Block:
     __slots__ = ("block_id", "kind", "redacted", "signature")
 
@@ -226,9 +230,9 @@ class EventBuilder:
         if key in self._tools:
             self.tool_end(key)
 
-    def end_blocks(self, *, except_key: object = None) -> None:
+    def end_blocks(self, *, except_key: object = _NO_KEY) -> None:
         """Close every open text and reasoning block (but ``except_key``)."""
-        for key in [k for k in self._blocks if k != except_key]:
+        for key in [k for k in self._blocks if except_key is _NO_KEY or k != except_key]:
             self.end(key)
 
     # -- tool calls ---------------------------------------------------------------------
@@ -281,7 +285,7 @@ class EventBuilder:
 
     def tool_args(self, key: object, delta: str) -> None:
         """A fragment of the arguments of tool call ``key``."""
-        if self.done or not delta:
+        if self.done or not delta or not isinstance(delta, str):
             return
         tool = self._tools.get(key)
         if tool is None:
@@ -463,8 +467,10 @@ def error_from_exception(exc: BaseException) -> dict[str, Any]:
     code = getattr(exc, "code", None)
     if code is None or isinstance(code, int):
         code = detail.get("code")
+    # The body's own message first: SDKs' ``message`` is often the whole body
+    # printed ("Error code: 529 - {'type': 'error', ...}").
     message = (
-        getattr(exc, "message", None) or detail.get("message") or str(exc) or type(exc).__name__
+        detail.get("message") or getattr(exc, "message", None) or str(exc) or type(exc).__name__
     )
     network = isinstance(exc, (TimeoutError, ConnectionError)) or type(exc).__name__ in (
         "APIConnectionError",
