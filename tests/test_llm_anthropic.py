@@ -1,13 +1,12 @@
-"""from_anthropic: the recorded Messages streams (as wire dicts and as the
-anthropic SDK's own event objects), sync and async, and the quirks of the
-Messages event protocol."""
+"""from_anthropic: the quirks of the Messages event protocol, and the recorded
+streams as the anthropic SDK delivers them: it skips pings, raises for an
+error event, and ``messages.stream()`` adds helper events of its own. What
+from_anthropic shares with the other adapters is tested in test_llm_adapters."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, ClassVar
+from typing import Any
 
-import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,90 +25,54 @@ from streamkit.llm import (
 )
 from streamkit.llm._anthropic import AnthropicAdapter, from_anthropic
 
-from .llm_fixtures import check_invariants, check_outcome, expected_outcomes, wire_items
-
-ANTHROPIC_FIXTURES = [
-    "anthropic_tool_use.sse",
-    "anthropic_thinking_text.jsonl",
-    "anthropic_max_tokens_truncated_tool.sse",
-    "derived/anthropic_midstream_overloaded_error.sse",
-]
-
-
-def sdk_status_error(body: dict[str, Any]) -> Exception:
-    """What the anthropic SDK raises for an ``event: error`` (after the 200):
-    ``APIStatusError(f"{body}", ...)`` with the stream's response."""
-    import anthropic
-
-    request = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
-    response = httpx2.Response(200, request=request)
-    return anthropic.APIStatusError(f"{body}", response=response, body=body)
+from .llm_fixtures import (
+    ANTHROPIC_REQUEST,
+    ANTHROPIC_SDK,
+    Upstream,
+    anthropic_sdk_stream,
+    anthropic_status_error,
+    check_fixture,
+    check_invariants,
+    checked,
+    fixtures_of,
+    junk,
+    mostly,
+    record,
+    record_streams,
+    wire_items,
+)
 
 
-def sdk_stream(items: list[Any]) -> Iterator[Any]:
-    """The items as ``messages.create(stream=True)`` yields them: each event
-    validated as the SDK's ``RawMessageStreamEvent``; ``ping`` skipped and
-    ``error`` raised, as the SDK's ``Stream`` does (neither is a member of
-    that union, so the dict path alone covers them as events)."""
-    from anthropic.types import RawMessageStreamEvent
-    from pydantic import TypeAdapter
-
-    adapter: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
-    for item in items:
-        if item["type"] == "ping":
-            continue
-        if item["type"] == "error":
-            raise sdk_status_error(item)
-        yield adapter.validate_python(item)
-
-
-@pytest.mark.parametrize("name", ANTHROPIC_FIXTURES)
-def test_fixture_gives_the_expected_outcome(name: str) -> None:
-    events = list(from_anthropic(wire_items(name)))
-    check_invariants(events)
-    check_outcome(accumulate(events), expected_outcomes()[name])
-
-
-@pytest.mark.parametrize("name", ANTHROPIC_FIXTURES)
-def test_fixture_as_sdk_objects_gives_the_same_events(name: str) -> None:
-    items = wire_items(name)
-    objects = list(sdk_stream([item for item in items if item["type"] != "error"]))
-    assert all(type(o).__module__.startswith("anthropic.types.") for o in objects)
-    from_sdk = list(from_anthropic(sdk_stream(items)))
-    from_wire = list(from_anthropic(items))
-    if isinstance(from_wire[-1], Error):
-        # The SDK raises for the error event: the same error, with the
-        # stream's HTTP status (200) and no raw payload of its own.
-        got, want = from_sdk[-1], from_wire[-1]
-        assert isinstance(got, Error)
-        assert (got.message, got.kind, got.retryable, got.status) == (
-            want.message,
-            want.kind,
-            want.retryable,
-            200,
-        )
-        from_sdk, from_wire = from_sdk[:-1], from_wire[:-1]
-    assert from_sdk == from_wire
-
-
-@pytest.mark.parametrize("name", ANTHROPIC_FIXTURES)
+@pytest.mark.parametrize("name", fixtures_of("anthropic"))
 def test_fixture_as_the_sdk_delivers_it_gives_the_expected_outcome(name: str) -> None:
-    events = list(from_anthropic(sdk_stream(wire_items(name))))
-    check_invariants(events)
-    check_outcome(accumulate(events), expected_outcomes()[name])
+    check_fixture(from_anthropic(anthropic_sdk_stream(wire_items(name))), name)
 
 
-@pytest.mark.anyio
-@pytest.mark.parametrize("name", ANTHROPIC_FIXTURES)
-async def test_async_streams_give_the_same_events(name: str) -> None:
-    items = wire_items(name)
+@pytest.mark.parametrize("name", fixtures_of("anthropic"))
+def test_the_sdks_message_stream_helper_gives_the_same_events(name: str) -> None:
+    """``messages.stream()`` yields its own helper events besides the raw ones."""
+    client = ANTHROPIC_SDK.for_fixture(name)
+    with client.messages.stream(**ANTHROPIC_REQUEST) as stream:
+        helper = list(from_anthropic(stream))
+    assert helper == list(from_anthropic(ANTHROPIC_SDK.request(client)))
 
-    async def upstream() -> AsyncIterator[Any]:
-        for item in items:
-            yield item
 
-    got = [event async for event in from_anthropic(upstream())]
-    assert got == list(from_anthropic(items))
+def test_an_error_event_the_sdk_raises_gives_the_same_error_with_the_streams_status() -> None:
+    """The SDK raises for the error event: the same events before it, the
+    same error, with the stream's HTTP status (200) and no raw payload of
+    its own."""
+    items = wire_items("derived/anthropic_midstream_overloaded_error.sse")
+    *from_sdk, got = from_anthropic(anthropic_sdk_stream(items))
+    *from_wire, want = from_anthropic(items)
+    assert from_sdk == from_wire
+    assert isinstance(got, Error)
+    assert isinstance(want, Error)
+    assert (got.message, got.kind, got.retryable, got.status) == (
+        want.message,
+        want.kind,
+        want.retryable,
+        200,
+    )
 
 
 # -- building events ----------------------------------------------------------------------------
@@ -156,9 +119,7 @@ STOP = {"type": "message_stop"}
 
 
 def run(items: list[Any]) -> list[LLMEvent]:
-    events = list(from_anthropic(items))
-    check_invariants(events)
-    return events
+    return checked(from_anthropic(items))
 
 
 def usages(events: list[LLMEvent]) -> list[dict[str, int]]:
@@ -407,8 +368,7 @@ def test_a_repeated_tool_id_is_made_unique() -> None:
         ]
     )
     starts = [e.call_id for e in events if isinstance(e, ToolCallStart)]
-    assert starts[0] == "toolu_1"
-    assert len(set(starts)) == 3
+    assert starts == ["toolu_1", "call_1", "call_2"]
 
 
 def test_interleaved_blocks_are_kept_apart_by_index() -> None:
@@ -481,21 +441,11 @@ def test_an_error_event_of_an_odd_shape_still_ends_the_stream() -> None:
 
 
 def test_the_sdk_status_error_mid_stream_is_an_error_with_status_and_retryable() -> None:
-    closed: list[bool] = []
-
-    def upstream() -> Iterator[Any]:
-        try:
-            yield message_start()
-            yield text(0, "Hello")
-            raise sdk_status_error(
-                {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-            )
-        finally:
-            closed.append(True)
-
-    events = list(from_anthropic(upstream()))
-    check_invariants(events)
-    last = events[-1]
+    """The SDK's ``message`` is the repr of the body; the event has the
+    provider's own message (``api_message``)."""
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    upstream = Upstream([message_start()], text(0, "Hello"), error=anthropic_status_error(body))
+    last = checked(from_anthropic(upstream.items()))[-1]
     assert isinstance(last, Error)
     assert (last.message, last.kind, last.status, last.retryable) == (
         "Overloaded",
@@ -503,63 +453,7 @@ def test_the_sdk_status_error_mid_stream_is_an_error_with_status_and_retryable()
         200,
         True,
     )
-    assert closed == [True]
-
-
-def test_an_exception_shaped_like_the_sdks_is_read_the_same_way() -> None:
-    class APIStatusError(Exception):
-        status_code = 529
-        type = "overloaded_error"
-        body: ClassVar = {"type": "error", "error": {"type": "overloaded_error", "message": "X"}}
-
-    def upstream() -> Iterator[Any]:
-        yield message_start()
-        raise APIStatusError(str(APIStatusError.body))
-
-    events = list(from_anthropic(upstream()))
-    check_invariants(events)
-    last = events[-1]
-    assert isinstance(last, Error)
-    assert (last.kind, last.status, last.retryable) == ("overloaded_error", 529, True)
-
-
-def test_stopping_early_closes_the_sync_upstream() -> None:
-    closed: list[bool] = []
-
-    def upstream() -> Iterator[Any]:
-        try:
-            yield message_start()
-            while True:
-                yield text(0, "tok")
-        finally:
-            closed.append(True)
-
-    events = from_anthropic(upstream())
-    for event in events:
-        if isinstance(event, TextDelta):
-            break
-    events.close()
-    assert closed == [True]
-
-
-@pytest.mark.anyio
-async def test_stopping_early_closes_the_async_upstream() -> None:
-    closed: list[bool] = []
-
-    async def upstream() -> AsyncIterator[Any]:
-        try:
-            yield message_start()
-            while True:
-                yield text(0, "tok")
-        finally:
-            closed.append(True)
-
-    events = from_anthropic(upstream())
-    async for event in events:
-        if isinstance(event, TextDelta):
-            break
-    await events.aclose()
-    assert closed == [True]
+    assert upstream.closed == 1
 
 
 def test_pings_unknown_events_and_the_sdk_helper_events_are_ignored() -> None:
@@ -602,92 +496,65 @@ def test_the_adapter_is_sans_io() -> None:
 
 # -- property: any sequence keeps the invariants ------------------------------------------------
 
-_junk: st.SearchStrategy[Any] = st.one_of(
-    st.none(), st.integers(), st.lists(st.integers(), max_size=2), st.just({})
-)
-
-
-def _mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any] = _junk) -> Any:
-    """``good``, or one time in six ``bad``: malformed values stay rare
-    enough for the sequences to get deep into the state machine."""
-    return st.tuples(st.integers(0, 5), good, bad).map(lambda t: t[2] if t[0] == 0 else t[1])
-
-
-_indexes = _mostly(st.integers(min_value=0, max_value=2))
-_text = _mostly(st.text(max_size=8))
-_json_bits = _mostly(st.sampled_from(["", "{", "}", '"a"', ":", "1", '{"a": 1}']))
-
-
-def _record(kind: str, **fields: Any) -> st.SearchStrategy[dict[str, Any]]:
-    """A record of type ``kind`` with each of ``fields``, usually well-formed."""
-    return st.fixed_dictionaries(
-        {"type": st.just(kind), **{name: _mostly(value) for name, value in fields.items()}}
-    )
+_indexes = mostly(st.integers(min_value=0, max_value=2))
+_text = mostly(st.text(max_size=8))
+_json_bits = mostly(st.sampled_from(["", "{", "}", '"a"', ":", "1", '{"a": 1}']))
 
 
 _usage = st.fixed_dictionaries(
     {},
     optional={
-        "input_tokens": _mostly(st.integers(0, 99)),
-        "output_tokens": _mostly(st.integers(0, 99)),
+        "input_tokens": mostly(st.integers(0, 99)),
+        "output_tokens": mostly(st.integers(0, 99)),
         "cache_read_input_tokens": st.integers(0, 99),
         "cache_creation_input_tokens": st.integers(0, 99),
     },
 )
-_block = _mostly(
+_block = mostly(
     st.one_of(
-        _record("text", text=_text),
-        _record("thinking", thinking=_text, signature=_text),
-        _record("redacted_thinking", data=_text),
-        _record("tool_use", id=st.sampled_from(["t1", "t2"]), name=_text, input=_junk),
-        _record("server_tool_use", id=st.just("s1"), name=_text),
-        _record("web_search_tool_result", tool_use_id=_text),
+        record("text", text=_text),
+        record("thinking", thinking=_text, signature=_text),
+        record("redacted_thinking", data=_text),
+        record("tool_use", id=st.sampled_from(["t1", "t2"]), name=_text, input=junk),
+        record("server_tool_use", id=st.just("s1"), name=_text),
+        record("web_search_tool_result", tool_use_id=_text),
     )
 )
-_delta = _mostly(
+_delta = mostly(
     st.one_of(
-        _record("text_delta", text=_text),
-        _record("input_json_delta", partial_json=_json_bits),
-        _record("thinking_delta", thinking=_text),
-        _record("signature_delta", signature=_text),
-        _record("citations_delta", citation=_junk),
+        record("text_delta", text=_text),
+        record("input_json_delta", partial_json=_json_bits),
+        record("thinking_delta", thinking=_text),
+        record("signature_delta", signature=_text),
+        record("citations_delta", citation=junk),
     )
 )
 _reasons = st.sampled_from(["end_turn", "tool_use", "max_tokens", "refusal", "new"])
 _plausible = st.one_of(
-    _record(
+    record(
         "message_start", message=st.fixed_dictionaries({}, optional={"id": _text, "usage": _usage})
     ),
-    _record("content_block_start", index=_indexes, content_block=_block),
-    _record("content_block_delta", index=_indexes, delta=_delta),
-    _record("content_block_stop", index=_indexes),
-    _record(
+    record("content_block_start", index=_indexes, content_block=_block),
+    record("content_block_delta", index=_indexes, delta=_delta),
+    record("content_block_stop", index=_indexes),
+    record(
         "message_delta",
-        delta=st.fixed_dictionaries({"stop_reason": _mostly(_reasons)}),
+        delta=st.fixed_dictionaries({"stop_reason": mostly(_reasons)}),
         usage=_usage,
     ),
-    _record("message_stop"),
-    _record("ping"),
+    record("message_stop"),
+    record("ping"),
 )
-_rare = st.one_of(
-    _record("error", error=st.fixed_dictionaries({}, optional={"type": _text, "message": _text})),
-    _record("a_new_event", index=_indexes),
-    _junk,
-)
-anthropic_events = _mostly(_plausible, _rare)
 
 
-@given(st.lists(anthropic_events, max_size=25))
+@given(
+    record_streams(
+        _plausible,
+        record(
+            "error", error=st.fixed_dictionaries({}, optional={"type": _text, "message": _text})
+        ),
+        record("a_new_event", index=_indexes),
+    )
+)
 def test_any_sequence_of_events_keeps_the_invariants(items: list[Any]) -> None:
     check_invariants(list(from_anthropic(items)))
-
-
-@given(st.data())
-def test_recorded_events_in_any_order_or_subset_keep_the_invariants(data: st.DataObject) -> None:
-    recorded = [wire_items(name) for name in ANTHROPIC_FIXTURES]
-    everything = [item for items in recorded for item in items]
-    shuffled = data.draw(st.lists(st.sampled_from(everything), max_size=30))
-    check_invariants(list(from_anthropic(shuffled)))
-    items = data.draw(st.sampled_from(recorded))
-    kept = data.draw(st.lists(st.booleans(), min_size=len(items), max_size=len(items)))
-    check_invariants(list(from_anthropic([i for i, k in zip(items, kept, strict=True) if k])))

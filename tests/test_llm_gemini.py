@@ -1,11 +1,11 @@
-"""from_gemini: the recorded Gemini and Vertex AI streams (as wire dicts and
-as google-genai's own GenerateContentResponse objects), sync and async, and
-the quirks of Gemini streams."""
+"""from_gemini: the quirks of Gemini and Vertex AI streams, and of google-genai's
+GenerateContentResponse objects. What from_gemini shares with the other
+adapters is tested in test_llm_adapters."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,7 +20,6 @@ from streamkit.llm import (
     ReasoningDelta,
     ReasoningEnd,
     ReasoningStart,
-    TextDelta,
     TextStart,
     ToolCallEnd,
     ToolCallStart,
@@ -29,32 +28,26 @@ from streamkit.llm import (
 )
 from streamkit.llm._gemini import from_gemini, gemini_usage
 
-from .llm_fixtures import check_invariants, check_outcome, expected_outcomes, wire_items
-
-GEMINI_FIXTURES = [
-    "gemini_text_thought_signature.jsonl",
-    "gemini_function_call.jsonl",
-    "vertex_gemini_streamed_function_args.jsonl",
-]
-
-
-def sdk(items: list[Any]) -> list[types.GenerateContentResponse]:
-    return [types.GenerateContentResponse.model_validate(item) for item in items]
-
-
-@pytest.mark.parametrize("name", GEMINI_FIXTURES)
-def test_fixture_gives_the_expected_outcome(name: str) -> None:
-    events = list(from_gemini(wire_items(name)))
-    check_invariants(events)
-    check_outcome(accumulate(events), expected_outcomes()[name])
+from .llm_fixtures import (
+    Upstream,
+    check_invariants,
+    check_read_cleanly,
+    checked,
+    fixtures_of,
+    maybe,
+    scalars,
+    wire_items,
+)
+from .llm_fixtures import gemini_objects as sdk
 
 
-@pytest.mark.parametrize("name", GEMINI_FIXTURES)
-def test_fixture_as_sdk_objects_gives_the_same_events(name: str) -> None:
+@pytest.mark.parametrize("name", fixtures_of("gemini"))
+def test_the_sdk_objects_have_snake_case_fields_and_bytes_signatures(name: str) -> None:
+    """The camelCase wire payloads validate (the SDK's alias generator) into
+    objects with snake_case attributes: what test_llm_adapters reads as the
+    SDK's objects is not the wire dicts again."""
     items = wire_items(name)
     objects = sdk(items)
-    # The camelCase wire payloads validate (the SDK's alias generator) into
-    # objects with snake_case attributes and bytes signatures.
     assert objects[-1].usage_metadata is not None
     assert (
         objects[-1].usage_metadata.total_token_count
@@ -62,10 +55,9 @@ def test_fixture_as_sdk_objects_gives_the_same_events(name: str) -> None:
     )
     assert objects[0].response_id == items[0]["responseId"]
     assert not hasattr(objects[0], "usageMetadata")
-    assert list(from_gemini(objects)) == list(from_gemini(items))
 
 
-@pytest.mark.parametrize("name", GEMINI_FIXTURES)
+@pytest.mark.parametrize("name", fixtures_of("gemini"))
 def test_snake_case_dicts_give_the_same_events(name: str) -> None:
     """``model_dump()`` output: snake_case keys, bytes signatures."""
     items = wire_items(name)
@@ -91,19 +83,6 @@ def test_the_signature_of_the_final_empty_text_part_is_kept() -> None:
     assert result.signatures == [
         items[-1]["candidates"][0]["content"]["parts"][0]["thoughtSignature"]
     ]
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("name", GEMINI_FIXTURES)
-async def test_async_streams_give_the_same_events(name: str) -> None:
-    items = sdk(wire_items(name))
-
-    async def upstream() -> AsyncIterator[Any]:
-        for item in items:
-            yield item
-
-    got = [event async for event in from_gemini(upstream())]
-    assert got == list(from_gemini(items))
 
 
 # -- building chunks -------------------------------------------------------------------------------
@@ -146,9 +125,7 @@ def partial(path: str, **value: Any) -> dict[str, Any]:
 
 
 def run(*items: Any) -> list[LLMEvent]:
-    events = list(from_gemini(list(items)))
-    check_invariants(events)
-    return events
+    return checked(from_gemini(items))
 
 
 # -- text, reasoning and signatures ----------------------------------------------------------------
@@ -509,38 +486,22 @@ def test_prompt_feedback_without_a_block_reason_is_not_a_finish() -> None:
 # -- errors and the upstream -----------------------------------------------------------------------
 
 
-def test_an_error_chunk_ends_the_stream_with_an_error() -> None:
-    events = run(
-        chunk(text("part")),
-        {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}},
-        chunk(text("never")),
-    )
-    error = events[-1]
-    assert isinstance(error, Error)
-    assert (error.message, error.code, error.kind, error.status, error.retryable) == (
-        "The model is overloaded.",
-        "503",
-        "UNAVAILABLE",
-        503,
-        True,
-    )
-    assert error.provider == "gemini"
-    assert accumulate(events).text == "part"
+QUOTA = {"error": {"code": 429, "message": "Quota exceeded.", "status": "RESOURCE_EXHAUSTED"}}
 
 
-def test_an_api_error_raised_while_iterating_becomes_an_error_event() -> None:
-    closed: list[bool] = []
-    body = {"error": {"code": 429, "message": "Quota exceeded.", "status": "RESOURCE_EXHAUSTED"}}
-
-    def upstream() -> Iterator[Any]:
-        try:
-            yield chunk(text("x"))
-            raise errors.ClientError(429, body)
-        finally:
-            closed.append(True)
-
-    events = list(from_gemini(upstream(), provider="vertex"))
-    check_invariants(events)
+@pytest.mark.parametrize(
+    ("raised", "provider"), [(False, "gemini"), (True, "vertex")], ids=["a-chunk", "raised"]
+)
+def test_an_error_ends_the_stream_with_its_code_and_status(raised: bool, provider: str) -> None:
+    """Gemini's error body, as a chunk of the stream or in the ClientError
+    that google-genai raises while iterating: ``code`` is the HTTP status,
+    ``status`` the kind."""
+    if raised:
+        upstream = Upstream([], chunk(text("part")), error=errors.ClientError(429, QUOTA))
+        events = checked(from_gemini(upstream.items(), provider=provider))
+        assert upstream.closed == 1
+    else:
+        events = run(chunk(text("part")), QUOTA, chunk(text("never")))
     error = events[-1]
     assert isinstance(error, Error)
     assert (error.message, error.code, error.kind, error.status, error.retryable) == (
@@ -550,73 +511,16 @@ def test_an_api_error_raised_while_iterating_becomes_an_error_event() -> None:
         429,
         True,
     )
-    assert (error.provider, error.raw) == ("vertex", body["error"])
-    assert closed == [True]
-
-
-def test_other_exceptions_use_the_generic_reading() -> None:
-    def upstream() -> Iterator[Any]:
-        yield chunk(text("x"))
-        raise ConnectionError("reset by peer")
-
-    error = list(from_gemini(upstream()))[-1]
-    assert isinstance(error, Error)
-    assert (error.message, error.kind, error.retryable) == (
-        "reset by peer",
-        "ConnectionError",
-        True,
-    )
-
-
-def test_stopping_early_closes_the_sync_upstream() -> None:
-    closed: list[bool] = []
-
-    def upstream() -> Iterator[Any]:
-        try:
-            while True:
-                yield chunk(text("tok"))
-        finally:
-            closed.append(True)
-
-    events = from_gemini(upstream())
-    for event in events:
-        if isinstance(event, TextDelta):
-            break
-    events.close()
-    assert closed == [True]
-
-
-@pytest.mark.anyio
-async def test_stopping_early_closes_the_async_upstream() -> None:
-    closed: list[bool] = []
-
-    async def upstream() -> AsyncIterator[Any]:
-        try:
-            while True:
-                yield chunk(text("tok"))
-        finally:
-            closed.append(True)
-
-    events = from_gemini(upstream())
-    async for event in events:
-        if isinstance(event, TextDelta):
-            break
-    await events.aclose()
-    assert closed == [True]
+    assert (error.provider, error.raw) == (provider, QUOTA["error"])
+    assert accumulate(events).text == "part"
 
 
 # -- properties ------------------------------------------------------------------------------------
 
-_scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=4)
 _words = st.sampled_from(["a", "bc", " ", "é", ""]) | st.text(max_size=3)
 
 
 Maybe = Callable[[st.SearchStrategy[Any]], st.SearchStrategy[Any]]
-
-
-def _maybe(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Mostly the plausible value, sometimes a value of the wrong type."""
-    return st.one_of(value, value, value, _scalars)
 
 
 def _gemini_streams(maybe: Maybe, reasons: list[str]) -> st.SearchStrategy[list[Any]]:
@@ -637,7 +541,7 @@ def _gemini_streams(maybe: Maybe, reasons: list[str]) -> st.SearchStrategy[list[
         st.fixed_dictionaries(
             {"name": maybe(st.sampled_from(["f", "g"]))},
             optional={
-                "args": maybe(st.dictionaries(st.sampled_from(["x", "y"]), _scalars, max_size=2)),
+                "args": maybe(st.dictionaries(st.sampled_from(["x", "y"]), scalars, max_size=2)),
                 "id": maybe(st.sampled_from(["id1", "id2"])),
             },
         ),
@@ -723,32 +627,16 @@ def _gemini_streams(maybe: Maybe, reasons: list[str]) -> st.SearchStrategy[list[
 
 
 _REASONS = ["STOP", "MAX_TOKENS", "SAFETY", "IMAGE_OTHER", "MALFORMED_FUNCTION_CALL"]
-_streams = _gemini_streams(_maybe, [*_REASONS, "SOMETHING_NEW"])
+_streams = _gemini_streams(maybe, [*_REASONS, "SOMETHING_NEW"])
 _valid_streams = _gemini_streams(lambda value: value, _REASONS)
 
 
 @given(_streams)
 def test_any_plausible_stream_keeps_the_invariants(items: list[Any]) -> None:
-    events = list(from_gemini(items))
-    check_invariants(events)
-    assert not any(isinstance(e, Error) and e.kind == "adapter_error" for e in events)
+    check_read_cleanly(from_gemini(items))
 
 
 @given(_valid_streams)
 def test_plausible_streams_read_the_same_as_sdk_objects(items: list[Any]) -> None:
     sdk_items = [item if "error" in item else sdk([item])[0] for item in items]
     assert list(from_gemini(sdk_items)) == list(from_gemini(items))
-
-
-_json = st.recursive(
-    _scalars | st.floats(allow_nan=False),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
-
-
-@given(st.lists(_json, max_size=6))
-def test_arbitrary_json_items_never_raise(items: list[Any]) -> None:
-    check_invariants(list(from_gemini(items)))

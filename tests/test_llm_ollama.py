@@ -1,23 +1,22 @@
 """from_ollama: Ollama's native /api/chat and /api/generate streams (the
 documented NDJSON lines, and objects shaped like the ``ollama`` client's
-pydantic responses), sync and async, and the quirks of those streams."""
+pydantic responses) and their quirks. What from_ollama shares with the other
+adapters is tested in test_llm_adapters."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel
 
 from streamkit.llm import (
     Error,
     Finish,
     LLMEvent,
     ReasoningStart,
-    TextDelta,
     TextStart,
     ToolCallEnd,
     Usage,
@@ -25,19 +24,15 @@ from streamkit.llm import (
 )
 from streamkit.llm._ollama import from_ollama
 
-from .llm_fixtures import check_invariants, check_outcome, expected_outcomes, wire_items
-
-OLLAMA_FIXTURES = [
-    "ollama_generate_midstream_error.ndjson",
-    "derived/ollama_chat_tools_from_docs.ndjson",
-]
-
-
-@pytest.mark.parametrize("name", OLLAMA_FIXTURES)
-def test_fixture_gives_the_expected_outcome(name: str) -> None:
-    events = list(from_ollama(wire_items(name)))
-    check_invariants(events)
-    check_outcome(accumulate(events), expected_outcomes()[name])
+from .llm_fixtures import (
+    OllamaGenerateResponse,
+    Upstream,
+    check_read_cleanly,
+    checked,
+    maybe,
+    scalars,
+    wire_items,
+)
 
 
 def test_the_generate_fixture_keeps_the_text_sent_before_the_error() -> None:
@@ -49,49 +44,7 @@ def test_the_generate_fixture_keeps_the_text_sent_before_the_error() -> None:
     assert result.finish is None
 
 
-# -- the ollama client's objects (pydantic models with the wire's fields) --------------------------
-# The ``ollama`` package is not a dependency; these mirror its ``_types.py``.
-
-
-class Function(BaseModel):
-    name: str
-    arguments: Mapping[str, Any]
-
-
-class ToolCall(BaseModel):
-    function: Function
-
-
-class Message(BaseModel):
-    role: str
-    content: str | None = None
-    thinking: str | None = None
-    tool_calls: list[ToolCall] | None = None
-
-
-class ChatResponse(BaseModel):
-    model: str | None = None
-    created_at: str | None = None
-    done: bool | None = None
-    done_reason: str | None = None
-    total_duration: int | None = None
-    load_duration: int | None = None
-    prompt_eval_count: int | None = None
-    prompt_eval_duration: int | None = None
-    eval_count: int | None = None
-    eval_duration: int | None = None
-    message: Message
-
-
-class GenerateResponse(BaseModel):
-    model: str | None = None
-    created_at: str | None = None
-    done: bool | None = None
-    done_reason: str | None = None
-    response: str
-    thinking: str | None = None
-    prompt_eval_count: int | None = None
-    eval_count: int | None = None
+# -- the ollama client (its objects mirrored in llm_fixtures) --------------------------------------
 
 
 class ResponseError(Exception):
@@ -103,30 +56,11 @@ class ResponseError(Exception):
         self.status_code = status_code
 
 
-def test_the_chat_fixture_as_client_objects_gives_the_same_events() -> None:
-    items = wire_items("derived/ollama_chat_tools_from_docs.ndjson")
-    objects = [ChatResponse.model_validate(item) for item in items]
-    assert list(from_ollama(objects)) == list(from_ollama(items))
-
-
 def test_generate_lines_as_client_objects_give_the_same_events() -> None:
     last = {"model": "gemma4", "response": "", "done": True, "done_reason": "stop", "eval_count": 4}
     items = [*wire_items("ollama_generate_midstream_error.ndjson")[:-1], last]
-    objects = [GenerateResponse.model_validate(item) for item in items]
+    objects = [OllamaGenerateResponse.model_validate(item) for item in items]
     assert list(from_ollama(objects)) == list(from_ollama(items))
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("name", OLLAMA_FIXTURES)
-async def test_async_streams_give_the_same_events(name: str) -> None:
-    items = wire_items(name)
-
-    async def upstream() -> AsyncIterator[Any]:
-        for item in items:
-            yield item
-
-    got = [event async for event in from_ollama(upstream())]
-    assert got == list(from_ollama(items))
 
 
 # -- building lines --------------------------------------------------------------------------------
@@ -161,9 +95,7 @@ def tool(name: str, arguments: Any, **extra: Any) -> dict[str, Any]:
 
 
 def run(*items: Any) -> list[LLMEvent]:
-    events = list(from_ollama(list(items)))
-    check_invariants(events)
-    return events
+    return checked(from_ollama(items))
 
 
 # -- content, thinking, tool calls -----------------------------------------------------------------
@@ -258,12 +190,6 @@ def test_length_after_tool_calls_stays_length() -> None:
     assert run(chat(tool_calls=[tool("f", {})]), done("length"))[-1] == Finish("length", "length")
 
 
-def test_a_stream_cut_before_the_done_line_is_an_error() -> None:
-    events = run(chat("partial"))
-    assert isinstance(events[-1], Error)
-    assert events[-1].kind == "incomplete"
-
-
 # -- errors and the upstream -----------------------------------------------------------------------
 
 
@@ -282,25 +208,12 @@ def test_an_openai_style_error_object_from_a_proxy_is_read_too() -> None:
 
 
 def test_the_clients_response_error_becomes_an_error_event_without_its_fake_status() -> None:
-    closed: list[bool] = []
-
-    def upstream() -> Iterator[Any]:
-        try:
-            yield chat("x")
-            raise ResponseError("an error was encountered while running the model")
-        finally:
-            closed.append(True)
-
-    events = list(from_ollama(upstream()))
-    check_invariants(events)
-    error = events[-1]
+    message = "an error was encountered while running the model"
+    upstream = Upstream([], chat("x"), error=ResponseError(message))
+    error = checked(from_ollama(upstream.items()))[-1]
     assert isinstance(error, Error)
-    assert (error.message, error.status, error.kind) == (
-        "an error was encountered while running the model",
-        None,
-        "ResponseError",
-    )
-    assert closed == [True]
+    assert (error.message, error.status, error.kind) == (message, None, "ResponseError")
+    assert upstream.closed == 1
 
 
 def test_a_response_error_with_an_http_status_keeps_it() -> None:
@@ -313,89 +226,44 @@ def test_a_response_error_with_an_http_status_keeps_it() -> None:
     assert (error.message, error.status, error.retryable) == ("busy", 503, True)
 
 
-def test_stopping_early_closes_the_sync_upstream() -> None:
-    closed: list[bool] = []
-
-    def upstream() -> Iterator[Any]:
-        try:
-            while True:
-                yield chat("tok")
-        finally:
-            closed.append(True)
-
-    events = from_ollama(upstream())
-    for event in events:
-        if isinstance(event, TextDelta):
-            break
-    events.close()
-    assert closed == [True]
-
-
-@pytest.mark.anyio
-async def test_stopping_early_closes_the_async_upstream() -> None:
-    closed: list[bool] = []
-
-    async def upstream() -> AsyncIterator[Any]:
-        try:
-            while True:
-                yield chat("tok")
-        finally:
-            closed.append(True)
-
-    events = from_ollama(upstream())
-    async for event in events:
-        if isinstance(event, TextDelta):
-            break
-    await events.aclose()
-    assert closed == [True]
-
-
 # -- properties ------------------------------------------------------------------------------------
-
-_scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=4)
-
-
-def _maybe(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Mostly the plausible value, sometimes a value of the wrong type."""
-    return st.one_of(value, value, value, _scalars)
-
 
 _words = st.sampled_from(["a", "bc", " ", ""]) | st.text(max_size=3)
 _tools = st.fixed_dictionaries(
     {
         "function": st.fixed_dictionaries(
             {
-                "name": _maybe(st.sampled_from(["f", "g"])),
-                "arguments": _maybe(st.dictionaries(st.sampled_from(["x", "y"]), _scalars)),
+                "name": maybe(st.sampled_from(["f", "g"])),
+                "arguments": maybe(st.dictionaries(st.sampled_from(["x", "y"]), scalars)),
             },
-            optional={"index": _maybe(st.integers(0, 2))},
+            optional={"index": maybe(st.integers(0, 2))},
         )
     },
-    optional={"id": _maybe(st.sampled_from(["t1", "t2"]))},
+    optional={"id": maybe(st.sampled_from(["t1", "t2"]))},
 )
 _chat = st.builds(
     lambda message: {"model": "m", "message": message, "done": False},
     st.fixed_dictionaries(
-        {"role": st.just("assistant"), "content": _maybe(_words)},
+        {"role": st.just("assistant"), "content": maybe(_words)},
         optional={
-            "thinking": _maybe(_words),
-            "tool_calls": _maybe(st.lists(_tools, min_size=1, max_size=2)),
+            "thinking": maybe(_words),
+            "tool_calls": maybe(st.lists(_tools, min_size=1, max_size=2)),
         },
     ),
 )
 _generate = st.fixed_dictionaries(
-    {"model": st.just("m"), "response": _maybe(_words), "done": st.just(False)},
-    optional={"thinking": _maybe(_words)},
+    {"model": st.just("m"), "response": maybe(_words), "done": st.just(False)},
+    optional={"thinking": maybe(_words)},
 )
 _done = st.fixed_dictionaries(
     {"done": st.just(True), "message": st.just({"role": "assistant", "content": ""})},
     optional={
-        "done_reason": _maybe(st.sampled_from(["stop", "length", "load"])),
-        "prompt_eval_count": _maybe(st.integers(0, 99)),
-        "eval_count": _maybe(st.integers(0, 99)),
+        "done_reason": maybe(st.sampled_from(["stop", "length", "load"])),
+        "prompt_eval_count": maybe(st.integers(0, 99)),
+        "eval_count": maybe(st.integers(0, 99)),
     },
 )
-_error = st.fixed_dictionaries({"error": _maybe(_words)})
+_error = st.fixed_dictionaries({"error": maybe(_words)})
 
 
 @st.composite
@@ -413,20 +281,4 @@ def _streams(draw: st.DrawFn) -> list[Any]:
 
 @given(_streams())
 def test_any_plausible_stream_keeps_the_invariants(items: list[Any]) -> None:
-    events = list(from_ollama(items))
-    check_invariants(events)
-    assert not any(isinstance(e, Error) and e.kind == "adapter_error" for e in events)
-
-
-_json = st.recursive(
-    _scalars | st.floats(allow_nan=False),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
-
-
-@given(st.lists(_json, max_size=6))
-def test_arbitrary_json_items_never_raise(items: list[Any]) -> None:
-    check_invariants(list(from_ollama(items)))
+    check_read_cleanly(from_ollama(items))

@@ -1,18 +1,14 @@
-"""from_openai_chat: the recorded Chat Completions streams (as wire dicts and
-as the openai SDK's own ChatCompletionChunk objects), sync and async, and the
-quirks of OpenAI-compatible servers."""
+"""from_openai_chat: the quirks of OpenAI Chat Completions streams and of
+OpenAI-compatible servers. What from_openai_chat shares with the other
+adapters is tested in test_llm_adapters."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
-
-import pytest
 
 from streamkit.llm import (
     Error,
     Finish,
-    TextDelta,
     ToolCallEnd,
     ToolCallStart,
     Usage,
@@ -20,43 +16,7 @@ from streamkit.llm import (
     from_openai_chat,
 )
 
-from .llm_fixtures import check_invariants, check_outcome, expected_outcomes, wire_items
-
-CHAT_FIXTURES = [
-    "openai_chat_text_usage.sse",
-    "openai_chat_parallel_tools.sse",
-    "openrouter_chat_tool_idless_fragments.sse",
-    "derived/openai_compat_midstream_error.sse",
-]
-
-
-@pytest.mark.parametrize("name", CHAT_FIXTURES)
-def test_fixture_gives_the_expected_outcome(name: str) -> None:
-    events = list(from_openai_chat(wire_items(name)))
-    check_invariants(events)
-    check_outcome(accumulate(events), expected_outcomes()[name])
-
-
-@pytest.mark.parametrize("name", CHAT_FIXTURES[:3])
-def test_fixture_as_sdk_objects_gives_the_same_events(name: str) -> None:
-    from openai.types.chat import ChatCompletionChunk
-
-    items = wire_items(name)
-    objects = [ChatCompletionChunk.model_validate(item) for item in items]
-    assert list(from_openai_chat(objects)) == list(from_openai_chat(items))
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("name", CHAT_FIXTURES)
-async def test_async_streams_give_the_same_events(name: str) -> None:
-    items = wire_items(name)
-
-    async def upstream() -> AsyncIterator[Any]:
-        for item in items:
-            yield item
-
-    got = [event async for event in from_openai_chat(upstream())]
-    assert got == list(from_openai_chat(items))
+from .llm_fixtures import check_invariants
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> Any:
@@ -73,14 +33,6 @@ def test_the_finish_waits_for_the_usage_chunk_that_follows_it() -> None:
     usage_at = next(i for i, e in enumerate(events) if isinstance(e, Usage))
     assert [e.type for e in events[usage_at:]] == ["usage", "text-end", "finish"]
     assert events[-1] == Finish("stop", "stop")
-
-
-def test_a_stream_without_a_finish_reason_ends_with_an_error() -> None:
-    events = list(from_openai_chat([chunk({"content": "partial"})]))
-    check_invariants(events)
-    assert isinstance(events[-1], Error)
-    assert events[-1].kind == "incomplete"
-    assert events[-1].retryable
 
 
 def test_parallel_calls_sharing_index_zero_stay_separate() -> None:
@@ -175,52 +127,6 @@ def test_only_the_first_choice_is_read() -> None:
         chunk({}, "stop"),
     ]
     assert accumulate(from_openai_chat(items)).text == "A"
-
-
-def test_an_exception_from_the_sdk_becomes_an_error_event_and_the_upstream_is_closed() -> None:
-    class APIError(Exception):
-        status_code = 503
-        type = "server_error"
-
-    closed: list[bool] = []
-
-    def upstream() -> Iterator[Any]:
-        try:
-            yield chunk({"content": "x"})
-            raise APIError("upstream failed")
-        finally:
-            closed.append(True)
-
-    events = list(from_openai_chat(upstream()))
-    check_invariants(events)
-    error = events[-1]
-    assert isinstance(error, Error)
-    assert (error.message, error.status, error.kind, error.retryable) == (
-        "upstream failed",
-        503,
-        "server_error",
-        True,
-    )
-    assert closed == [True]
-
-
-@pytest.mark.anyio
-async def test_stopping_early_closes_the_async_upstream() -> None:
-    closed: list[bool] = []
-
-    async def upstream() -> AsyncIterator[Any]:
-        try:
-            while True:
-                yield chunk({"content": "tok"})
-        finally:
-            closed.append(True)
-
-    events = from_openai_chat(upstream())
-    async for event in events:
-        if isinstance(event, TextDelta):
-            break
-    await events.aclose()
-    assert closed == [True]
 
 
 def test_a_chunk_the_adapter_cannot_read_is_an_error_not_a_raise() -> None:

@@ -1,13 +1,14 @@
-"""from_openai_responses: the recorded Responses API streams (as wire dicts and
-as the openai SDK's own event objects), sync and async, and the quirks of
-the Responses event protocol."""
+"""from_openai_responses: the quirks of the Responses event protocol, its error
+shapes, and the recorded quota error as the openai SDK delivers it. What
+from_openai_responses shares with the other adapters is tested in
+test_llm_adapters."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
-import httpx2
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,73 +29,35 @@ from streamkit.llm import (
 )
 from streamkit.llm._openai_responses import OpenAIResponsesAdapter, from_openai_responses
 
-from .llm_fixtures import check_invariants, check_outcome, expected_outcomes, wire_items
-
-RESPONSES_FIXTURES = [
-    "openai_responses_text.sse",
-    "openai_responses_function_call.sse",
-    "openai_responses_error_quota.jsonl",
-]
-
-
-def sdk_objects(items: list[Any]) -> list[Any]:
-    """The items as the openai SDK yields them: its ``Stream`` builds each
-    event with the SDK's lenient ``construct_type`` (no validation), which
-    is also why strict validation is not used here: the SDK declares
-    ``input_tokens_details.cache_write_tokens`` required, and recorded
-    streams do not have it."""
-    from openai._models import construct_type
-    from openai.types.responses import ResponseStreamEvent
-
-    return [construct_type(type_=ResponseStreamEvent, value=item) for item in items]
-
-
-@pytest.mark.parametrize("name", RESPONSES_FIXTURES)
-def test_fixture_gives_the_expected_outcome(name: str) -> None:
-    events = list(from_openai_responses(wire_items(name)))
-    check_invariants(events)
-    check_outcome(accumulate(events), expected_outcomes()[name])
-
-
-@pytest.mark.parametrize("name", RESPONSES_FIXTURES[:2])
-def test_fixture_as_sdk_objects_gives_the_same_events(name: str) -> None:
-    items = wire_items(name)
-    objects = sdk_objects(items)
-    assert all(type(o).__module__.startswith("openai.types.responses.") for o in objects)
-    assert list(from_openai_responses(objects)) == list(from_openai_responses(items))
+from .llm_fixtures import (
+    check_fixture,
+    check_invariants,
+    checked,
+    mostly,
+    openai_responses_objects,
+    record,
+    record_streams,
+    wire_items,
+)
 
 
 def test_the_quota_fixture_as_the_sdk_delivers_it_gives_the_same_outcome() -> None:
     """The recorded ``error`` event is nested (``{"error": {...}}``), not the
     SDK's declared flat ``ResponseErrorEvent``: the SDK raises ``APIError``
     for it instead of yielding it, and the driver turns that into the error."""
-    import openai
-
+    openai = pytest.importorskip("openai")
     name = "openai_responses_error_quota.jsonl"
     items = wire_items(name)
     at = next(i for i, item in enumerate(items) if item["type"] == "error")
 
     def upstream() -> Iterator[Any]:
-        yield from sdk_objects(items[:at])
-        request = httpx2.Request("POST", "https://api.openai.com/v1/responses")
+        yield from openai_responses_objects(items[:at])
+        # Recent SDKs are built on httpx2, older ones on httpx: the
+        # exception only keeps the request.
+        request = cast(Any, httpx.Request("POST", "https://api.openai.com/v1/responses"))
         raise openai.APIError(items[at]["error"]["message"], request, body=items[at]["error"])
 
-    events = list(from_openai_responses(upstream()))
-    check_invariants(events)
-    check_outcome(accumulate(events), expected_outcomes()[name])
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("name", RESPONSES_FIXTURES)
-async def test_async_streams_give_the_same_events(name: str) -> None:
-    items = wire_items(name)
-
-    async def upstream() -> AsyncIterator[Any]:
-        for item in items:
-            yield item
-
-    got = [event async for event in from_openai_responses(upstream())]
-    assert got == list(from_openai_responses(items))
+    check_fixture(from_openai_responses(upstream()), name)
 
 
 # -- building events ----------------------------------------------------------------------------
@@ -155,9 +118,7 @@ def call_done(
 
 
 def run(items: list[Any]) -> list[LLMEvent]:
-    events = list(from_openai_responses(items))
-    check_invariants(events)
-    return events
+    return checked(from_openai_responses(items))
 
 
 # -- tool calls ---------------------------------------------------------------------------------
@@ -252,9 +213,14 @@ def test_a_call_id_repeated_by_another_item_is_made_unique() -> None:
             completed(),
         ]
     )
-    starts = [e.call_id for e in events if isinstance(e, ToolCallStart)]
-    assert starts[0] == "call_x"
-    assert len(set(starts)) == 2
+    calls = [(e.type, e.call_id) for e in events if isinstance(e, ToolCallStart | ToolCallEnd)]
+    # fc_2's call is renamed; each item's done ends its own call.
+    assert calls == [
+        ("tool-call-start", "call_x"),
+        ("tool-call-start", "call_1"),
+        ("tool-call-end", "call_1"),
+        ("tool-call-end", "call_x"),
+    ]
 
 
 def test_deltas_of_an_unannounced_call_wait_for_its_name() -> None:
@@ -413,73 +379,78 @@ def test_an_incomplete_response_finishes_with_its_reason(reason: str | None, fin
     assert [e.type for e in events[-3:]] == ["usage", "text-end", "finish"]
 
 
-def test_a_failed_response_ends_with_its_error() -> None:
-    failed = {
-        "type": "response.failed",
-        "response": {"status": "failed", "error": {"code": "server_error", "message": "boom"}},
-    }
-    events = run([created(), text_delta("x"), failed])
-    error = events[-1]
-    assert isinstance(error, Error)
-    assert (error.message, error.code, error.kind, error.retryable) == (
-        "boom",
-        "server_error",
-        "server_error",
-        True,
+def flat_error_as_the_sdk_object() -> Any:
+    types = pytest.importorskip("openai.types.responses")
+    return types.ResponseErrorEvent(
+        type="error", code="server_error", message="oops", sequence_number=1
     )
 
 
-def test_the_flat_error_shape_the_sdk_declares() -> None:
-    flat = {
-        "type": "error",
-        "code": "rate_limit_exceeded",
-        "message": "slow down",
-        "param": None,
-        "sequence_number": 3,
-    }
-    events = run([created(), flat])
-    error = events[-1]
+NESTED_ERROR = {
+    "type": "error",
+    "sequence_number": 2,
+    "error": {"type": "invalid_request_error", "code": "bad", "message": "no", "param": "x"},
+}
+
+
+@pytest.mark.parametrize(
+    ("ending", "want", "raw"),
+    [
+        pytest.param(
+            lambda: [
+                text_delta("x"),
+                {
+                    "type": "response.failed",
+                    "response": {
+                        "status": "failed",
+                        "error": {"code": "server_error", "message": "boom"},
+                    },
+                },
+            ],
+            ("boom", "server_error", "server_error", True),
+            {"code": "server_error", "message": "boom"},
+            id="a-failed-response",
+        ),
+        pytest.param(
+            lambda: [
+                {
+                    "type": "error",
+                    "code": "rate_limit_exceeded",
+                    "message": "slow down",
+                    "param": None,
+                    "sequence_number": 3,
+                }
+            ],
+            ("slow down", "rate_limit_exceeded", "rate_limit_exceeded", True),
+            {"code": "rate_limit_exceeded", "sequence_number": 3},
+            id="the-flat-error-shape-the-sdk-declares",
+        ),
+        pytest.param(
+            lambda: [flat_error_as_the_sdk_object()],
+            ("oops", "server_error", "server_error", True),
+            {"code": "server_error", "message": "oops"},
+            id="the-flat-error-shape-as-the-sdk-object",
+        ),
+        pytest.param(
+            # The failure after it does not replace the first error.
+            lambda: [
+                NESTED_ERROR,
+                {"type": "response.failed", "response": {"error": {"code": "o", "message": "?"}}},
+            ],
+            ("no", "bad", "invalid_request_error", False),
+            {"type": "invalid_request_error", "param": "x"},
+            id="the-nested-error-shape-as-recorded",
+        ),
+    ],
+)
+def test_an_error_ends_the_stream_with_its_fields(
+    ending: Callable[[], list[Any]], want: tuple[Any, ...], raw: dict[str, Any]
+) -> None:
+    error = run([created(), *ending()])[-1]
     assert isinstance(error, Error)
-    assert (error.message, error.code, error.kind, error.retryable) == (
-        "slow down",
-        "rate_limit_exceeded",
-        "rate_limit_exceeded",
-        True,
-    )
-
-
-def test_the_flat_error_shape_as_the_sdk_object() -> None:
-    from openai.types.responses import ResponseErrorEvent
-
-    flat = ResponseErrorEvent(type="error", code="server_error", message="oops", sequence_number=1)
-    error = run([created(), flat])[-1]
-    assert isinstance(error, Error)
-    assert (error.message, error.code, error.kind, error.retryable) == (
-        "oops",
-        "server_error",
-        "server_error",
-        True,
-    )
-
-
-def test_the_nested_error_shape_as_recorded() -> None:
-    nested = {
-        "type": "error",
-        "sequence_number": 2,
-        "error": {"type": "invalid_request_error", "code": "bad", "message": "no", "param": "x"},
-    }
-    failed = {"type": "response.failed", "response": {"error": {"code": "other", "message": "?"}}}
-    events = run([created(), nested, failed])
-    error = events[-1]
-    assert isinstance(error, Error)
-    assert (error.message, error.code, error.kind, error.retryable) == (
-        "no",
-        "bad",
-        "invalid_request_error",
-        False,
-    )
+    assert (error.message, error.code, error.kind, error.retryable) == want
     assert error.raw is not None
-    assert error.raw["param"] == "x"
+    assert raw.items() <= error.raw.items()
 
 
 def test_an_error_without_a_message_still_ends_the_stream() -> None:
@@ -487,12 +458,6 @@ def test_an_error_without_a_message_still_ends_the_stream() -> None:
     assert isinstance(events[-1], Error)
     assert events[-1].message
     assert not any(isinstance(e, TextDelta) for e in events)
-
-
-def test_a_stream_without_a_terminal_event_ends_with_an_error() -> None:
-    events = run([created(), text_delta("partial")])
-    assert isinstance(events[-1], Error)
-    assert events[-1].kind == "incomplete"
 
 
 def test_the_start_carries_the_response_id_and_model() -> None:
@@ -518,73 +483,6 @@ def test_unknown_event_types_are_ignored() -> None:
     assert (result.text, result.finish, result.error, result.tool_calls) == ("ok", "stop", None, [])
 
 
-def test_an_exception_from_the_sdk_becomes_an_error_event_and_the_upstream_is_closed() -> None:
-    class APIStatusError(Exception):
-        status_code = 500
-        type = "server_error"
-
-    closed: list[bool] = []
-
-    def upstream() -> Iterator[Any]:
-        try:
-            yield created()
-            yield text_delta("x")
-            raise APIStatusError("internal")
-        finally:
-            closed.append(True)
-
-    events = list(from_openai_responses(upstream()))
-    check_invariants(events)
-    error = events[-1]
-    assert isinstance(error, Error)
-    assert (error.message, error.status, error.kind, error.retryable) == (
-        "internal",
-        500,
-        "server_error",
-        True,
-    )
-    assert closed == [True]
-
-
-def test_stopping_early_closes_the_sync_upstream() -> None:
-    closed: list[bool] = []
-
-    def upstream() -> Iterator[Any]:
-        try:
-            yield created()
-            while True:
-                yield text_delta("tok")
-        finally:
-            closed.append(True)
-
-    events = from_openai_responses(upstream())
-    for event in events:
-        if isinstance(event, TextDelta):
-            break
-    events.close()
-    assert closed == [True]
-
-
-@pytest.mark.anyio
-async def test_stopping_early_closes_the_async_upstream() -> None:
-    closed: list[bool] = []
-
-    async def upstream() -> AsyncIterator[Any]:
-        try:
-            yield created()
-            while True:
-                yield text_delta("tok")
-        finally:
-            closed.append(True)
-
-    events = from_openai_responses(upstream())
-    async for event in events:
-        if isinstance(event, TextDelta):
-            break
-    await events.aclose()
-    assert closed == [True]
-
-
 def test_the_adapter_is_sans_io() -> None:
     adapter = OpenAIResponsesAdapter()
     adapter.feed(created())
@@ -598,35 +496,17 @@ def test_the_adapter_is_sans_io() -> None:
 
 # -- property: any sequence keeps the invariants ------------------------------------------------
 
-_junk: st.SearchStrategy[Any] = st.one_of(
-    st.none(), st.integers(), st.lists(st.integers(), max_size=2), st.just({})
-)
-
-
-def _mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any] = _junk) -> Any:
-    """``good``, or one time in six ``bad``: malformed values stay rare
-    enough for the sequences to get deep into the state machine."""
-    return st.tuples(st.integers(0, 5), good, bad).map(lambda t: t[2] if t[0] == 0 else t[1])
-
-
-_ids = _mostly(st.sampled_from(["fc_1", "fc_2", "msg_1", "rs_1"]))
-_indexes = _mostly(st.integers(min_value=0, max_value=2))
-_text = _mostly(st.text(max_size=8))
-_json_bits = _mostly(st.sampled_from(["", "{", "}", '"a"', ":", "1", ",", "[", "]", '{"a": 1}']))
-
-
-def _event(kind: str, **fields: Any) -> st.SearchStrategy[dict[str, Any]]:
-    """An event of type ``kind`` with each of ``fields``, usually well-formed."""
-    return st.fixed_dictionaries(
-        {"type": st.just(kind), **{name: _mostly(value) for name, value in fields.items()}}
-    )
+_ids = mostly(st.sampled_from(["fc_1", "fc_2", "msg_1", "rs_1"]))
+_indexes = mostly(st.integers(min_value=0, max_value=2))
+_text = mostly(st.text(max_size=8))
+_json_bits = mostly(st.sampled_from(["", "{", "}", '"a"', ":", "1", ",", "[", "]", '{"a": 1}']))
 
 
 _usage = st.fixed_dictionaries(
     {},
     optional={
-        "input_tokens": _mostly(st.integers(0, 99)),
-        "output_tokens": _mostly(st.integers(0, 99)),
+        "input_tokens": mostly(st.integers(0, 99)),
+        "output_tokens": mostly(st.integers(0, 99)),
         "total_tokens": st.integers(0, 99),
         "input_tokens_details": st.fixed_dictionaries({}, optional={"cached_tokens": _indexes}),
     },
@@ -637,20 +517,20 @@ _response = st.fixed_dictionaries(
         "id": _text,
         "model": _text,
         "status": _text,
-        "usage": _mostly(_usage),
-        "incomplete_details": _mostly(
+        "usage": mostly(_usage),
+        "incomplete_details": mostly(
             st.fixed_dictionaries({"reason": st.sampled_from(["max_output_tokens", "x"])})
         ),
-        "error": _mostly(st.fixed_dictionaries({}, optional={"code": _text, "message": _text})),
+        "error": mostly(st.fixed_dictionaries({}, optional={"code": _text, "message": _text})),
     },
 )
 _item = st.fixed_dictionaries(
-    {"type": _mostly(st.sampled_from(["function_call", "message", "reasoning", "web_search"]))},
+    {"type": mostly(st.sampled_from(["function_call", "message", "reasoning", "web_search"]))},
     optional={
         "id": _ids,
         # "call_<n>" as the builder's synthesised ids, to exercise clashes.
-        "call_id": _mostly(st.sampled_from(["call_1", "call_2"])),
-        "name": _mostly(st.sampled_from(["f", "g", ""])),
+        "call_id": mostly(st.sampled_from(["call_1", "call_2"])),
+        "name": mostly(st.sampled_from(["f", "g", ""])),
         "arguments": _json_bits,
         "content": st.lists(st.just({}), max_size=2) | st.none(),
         "summary": st.lists(st.just({}), max_size=2) | st.none(),
@@ -659,45 +539,32 @@ _item = st.fixed_dictionaries(
 )
 _located = {"item_id": _ids, "content_index": _indexes}
 _plausible = st.one_of(
-    _event("response.output_text.delta", delta=_text, **_located),
-    _event("response.refusal.delta", delta=_text, **_located),
-    _event("response.reasoning_text.delta", delta=_text, **_located),
-    _event(
+    record("response.output_text.delta", delta=_text, **_located),
+    record("response.refusal.delta", delta=_text, **_located),
+    record("response.reasoning_text.delta", delta=_text, **_located),
+    record(
         "response.reasoning_summary_text.delta", delta=_text, item_id=_ids, summary_index=_indexes
     ),
-    _event("response.function_call_arguments.delta", item_id=_ids, delta=_json_bits),
-    _event("response.function_call_arguments.done", item_id=_ids, arguments=_json_bits, name=_text),
-    _event("response.output_text.done", **_located),
-    _event("response.content_part.done", **_located),
-    _event("response.reasoning_summary_part.done", item_id=_ids, summary_index=_indexes),
-    _event("response.output_item.added", item=_item),
-    _event("response.output_item.done", item=_item),
-    _event("response.created", response=_response),
-    _event("response.completed", response=_response),
-    _event("response.incomplete", response=_response),
+    record("response.function_call_arguments.delta", item_id=_ids, delta=_json_bits),
+    record("response.function_call_arguments.done", item_id=_ids, arguments=_json_bits, name=_text),
+    record("response.output_text.done", **_located),
+    record("response.content_part.done", **_located),
+    record("response.reasoning_summary_part.done", item_id=_ids, summary_index=_indexes),
+    record("response.output_item.added", item=_item),
+    record("response.output_item.done", item=_item),
+    record("response.created", response=_response),
+    record("response.completed", response=_response),
+    record("response.incomplete", response=_response),
 )
-_rare = st.one_of(
-    _event("response.failed", response=_response),
-    _event("error", code=_text, message=_text, error=st.text(max_size=3)),
-    _event("response.something_new", delta=_text),
-    _junk,
-)
-responses_events = _mostly(_plausible, _rare)
 
 
-@given(st.lists(responses_events, max_size=25))
+@given(
+    record_streams(
+        _plausible,
+        record("response.failed", response=_response),
+        record("error", code=_text, message=_text, error=st.text(max_size=3)),
+        record("response.something_new", delta=_text),
+    )
+)
 def test_any_sequence_of_events_keeps_the_invariants(items: list[Any]) -> None:
     check_invariants(list(from_openai_responses(items)))
-
-
-@given(st.data())
-def test_recorded_events_in_any_order_or_subset_keep_the_invariants(data: st.DataObject) -> None:
-    recorded = [wire_items(name) for name in RESPONSES_FIXTURES]
-    everything = [item for items in recorded for item in items]
-    shuffled = data.draw(st.lists(st.sampled_from(everything), max_size=30))
-    check_invariants(list(from_openai_responses(shuffled)))
-    items = data.draw(st.sampled_from(recorded))
-    kept = data.draw(st.lists(st.booleans(), min_size=len(items), max_size=len(items)))
-    check_invariants(
-        list(from_openai_responses([i for i, k in zip(items, kept, strict=True) if k]))
-    )

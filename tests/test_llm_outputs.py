@@ -7,7 +7,7 @@ result; a UI message stream keeps the AI SDK's ordering rules and keys)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -49,15 +49,8 @@ from streamkit.llm._outputs import (
     to_vercel_ui,
 )
 
-from .llm_fixtures import check_invariants, wire_items
+from .llm_fixtures import Upstream, async_iter, check_invariants, fixtures_of, wire_items
 from .strategies import splits
-
-CHAT_FIXTURES = [
-    "openai_chat_text_usage.sse",
-    "openai_chat_parallel_tools.sse",
-    "openrouter_chat_tool_idless_fragments.sse",
-    "derived/openai_compat_midstream_error.sse",
-]
 
 
 def small_stream(terminal: LLMEvent | None = None) -> list[LLMEvent]:
@@ -92,9 +85,9 @@ def overloaded() -> Error:
     )
 
 
-async def aiter_events(events: Iterable[LLMEvent]) -> AsyncIterator[LLMEvent]:
-    for event in events:
-        yield event
+def one_text(text: str, terminal: LLMEvent, *, start: StreamStart | None = None) -> list[LLMEvent]:
+    """A stream of one text block, then ``terminal``."""
+    return [start or StreamStart("x"), TextStart("t"), TextDelta("t", text), TextEnd("t"), terminal]
 
 
 def frames(data: bytes) -> list[bytes]:
@@ -129,13 +122,7 @@ def test_to_text_gives_text_and_refusal_but_not_reasoning_or_tools() -> None:
 
 
 def test_to_text_raises_after_the_text_on_an_error() -> None:
-    events: list[LLMEvent] = [
-        StreamStart("x"),
-        TextStart("t"),
-        TextDelta("t", "partial"),
-        TextEnd("t"),
-        overloaded(),
-    ]
+    events = one_text("partial", overloaded())
     got: list[str] = []
     with pytest.raises(LLMStreamError) as caught:
         got.extend(to_text(events))
@@ -146,16 +133,10 @@ def test_to_text_raises_after_the_text_on_an_error() -> None:
 
 @pytest.mark.anyio
 async def test_to_text_async_raises_after_the_text_on_an_error() -> None:
-    events: list[LLMEvent] = [
-        StreamStart("x"),
-        TextStart("t"),
-        TextDelta("t", "partial"),
-        TextEnd("t"),
-        overloaded(),
-    ]
+    events = one_text("partial", overloaded())
     got: list[str] = []
     with pytest.raises(LLMStreamError):
-        async for text in to_text(aiter_events(events)):
+        async for text in to_text(async_iter(events)):
             got.append(text)  # noqa: PERF401 - the text before the raise is the point
     assert got == ["partial"]
 
@@ -211,13 +192,7 @@ def test_to_sse_and_to_jsonl_sanitise_error_messages_unless_exposed(expose: bool
 
 
 def test_to_sse_escapes_unicode_line_separators() -> None:
-    events: list[LLMEvent] = [
-        StreamStart("x"),
-        TextStart("t"),
-        TextDelta("t", "a\u2028b"),
-        TextEnd("t"),
-        Finish("stop"),
-    ]
+    events = one_text("a\u2028b", Finish("stop"))
     data = list(to_sse(events))[2].data or ""
     assert "\u2028" not in data
     assert orjson.loads(data)["text"] == "a\u2028b"
@@ -248,41 +223,27 @@ def test_events_after_the_terminal_one_are_not_read() -> None:
     assert len(consumed) == 2
 
 
+def endless_text() -> Upstream[LLMEvent]:
+    return Upstream([StreamStart("x"), TextStart("t")], TextDelta("t", "more"))
+
+
 def test_closing_an_output_closes_its_upstream() -> None:
-    closed: list[str] = []
-
-    def upstream() -> Iterator[LLMEvent]:
-        try:
-            yield StreamStart("x")
-            yield TextStart("t")
-            while True:
-                yield TextDelta("t", "more")
-        finally:
-            closed.append("closed")
-
-    output = to_vercel_ui(upstream())
+    upstream = endless_text()
+    stream = upstream.items()  # held, so that only an explicit close can end it
+    output = to_vercel_ui(stream)
     next(output)
     output.close()
-    assert closed == ["closed"]
+    assert upstream.closed == 1
 
 
 @pytest.mark.anyio
 async def test_closing_an_async_output_closes_its_upstream() -> None:
-    closed: list[str] = []
-
-    async def upstream() -> AsyncIterator[LLMEvent]:
-        try:
-            yield StreamStart("x")
-            yield TextStart("t")
-            while True:
-                yield TextDelta("t", "more")
-        finally:
-            closed.append("closed")
-
-    output = to_openai_chat_sse(upstream())
+    upstream = endless_text()
+    stream = upstream.aitems()  # held, so that only an explicit aclose can end it
+    output = to_openai_chat_sse(stream)
     await anext(output)
     await output.aclose()
-    assert closed == ["closed"]
+    assert upstream.closed == 1
 
 
 # -- to_openai_chat_sse --------------------------------------------------------------------------
@@ -438,13 +399,7 @@ def test_openai_chat_tool_indices_are_dense_in_start_order() -> None:
 def test_openai_chat_id_model_and_created_are_the_same_on_every_chunk(
     response_id: str | None, want: str | None
 ) -> None:
-    events: list[LLMEvent] = [
-        StreamStart("x", response_id, None),
-        TextStart("t"),
-        TextDelta("t", "a"),
-        TextEnd("t"),
-        Finish("stop"),
-    ]
+    events = one_text("a", Finish("stop"), start=StreamStart("x", response_id, None))
     got = payloads(b"".join(to_openai_chat_sse(events, model="my-model")))[:-1]
     ids = {p["id"] for p in got}
     assert len(ids) == 1
@@ -456,13 +411,7 @@ def test_openai_chat_id_model_and_created_are_the_same_on_every_chunk(
 
 @pytest.mark.parametrize("expose", [False, True])
 def test_openai_chat_error_frame_and_no_done(expose: bool) -> None:
-    events: list[LLMEvent] = [
-        StreamStart("x"),
-        TextStart("t"),
-        TextDelta("t", "a"),
-        TextEnd("t"),
-        overloaded(),
-    ]
+    events = one_text("a", overloaded())
     body = b"".join(to_openai_chat_sse(events, expose_errors=expose))
     assert frames(body)[-1] == (
         b'data: {"error":{"message":"'
@@ -602,13 +551,7 @@ def test_vercel_ui_unparsable_tool_input_is_a_tool_input_error_with_the_raw_text
     ],
 )
 def test_vercel_ui_error_part_then_finish_and_done(options: dict[str, Any], text: str) -> None:
-    events: list[LLMEvent] = [
-        StreamStart("x"),
-        TextStart("t"),
-        TextDelta("t", "a"),
-        TextEnd("t"),
-        overloaded(),
-    ]
+    events = one_text("a", overloaded())
     got = payloads(b"".join(to_vercel_ui(events, **options)))
     assert got[-4:] == [
         {"type": "error", "errorText": text},
@@ -645,12 +588,12 @@ def test_vercel_ui_a_stream_without_stream_start_still_starts() -> None:
 @pytest.mark.parametrize("terminal", [None, overloaded()])
 async def test_async_outputs_equal_sync_outputs(terminal: LLMEvent | None) -> None:
     events = small_stream(terminal)
-    assert [t async for t in to_text(aiter_events(events[:-1]))] == list(to_text(events[:-1]))
-    assert [e async for e in to_sse(aiter_events(events))] == list(to_sse(events))
-    assert [r async for r in to_jsonl(aiter_events(events))] == list(to_jsonl(events))
-    ui = [b async for b in to_vercel_ui(aiter_events(events), message_id="m")]
+    assert [t async for t in to_text(async_iter(events[:-1]))] == list(to_text(events[:-1]))
+    assert [e async for e in to_sse(async_iter(events))] == list(to_sse(events))
+    assert [r async for r in to_jsonl(async_iter(events))] == list(to_jsonl(events))
+    ui = [b async for b in to_vercel_ui(async_iter(events), message_id="m")]
     assert ui == list(to_vercel_ui(events, message_id="m"))
-    chat = [b async for b in to_openai_chat_sse(aiter_events(events), include_usage=True)]
+    chat = [b async for b in to_openai_chat_sse(async_iter(events), include_usage=True)]
     assert without_created(payloads(b"".join(chat))) == without_created(
         payloads(b"".join(to_openai_chat_sse(events, include_usage=True)))
     )
@@ -673,7 +616,7 @@ def reread(body: bytes, pieces: Sequence[bytes] | None = None) -> list[LLMEvent]
     return list(from_openai_chat(items))
 
 
-@pytest.mark.parametrize("name", CHAT_FIXTURES)
+@pytest.mark.parametrize("name", fixtures_of("openai_chat"))
 def test_fixture_round_trips_through_the_openai_chat_output(name: str) -> None:
     original = list(from_openai_chat(wire_items(name)))
     body = b"".join(to_openai_chat_sse(original, include_usage=True, expose_errors=True))
@@ -698,7 +641,7 @@ def test_fixture_round_trips_through_the_openai_chat_output(name: str) -> None:
         assert again[0].response_id == start.response_id
 
 
-@pytest.mark.parametrize("name", CHAT_FIXTURES)
+@pytest.mark.parametrize("name", fixtures_of("openai_chat"))
 def test_fixture_as_a_ui_message_stream_keeps_the_ordering_rules(name: str) -> None:
     events = list(from_openai_chat(wire_items(name)))
     parts = payloads(b"".join(to_vercel_ui(events)))
