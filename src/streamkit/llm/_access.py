@@ -8,9 +8,11 @@ than the whole adapter).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, Protocol
 
-__all__ = ["field", "to_dict"]
+__all__ = ["Record", "field", "record", "to_dict"]
 
 
 _NOT_RECORDS: frozenset[type] = frozenset({str, bytes, int, float, bool, list, tuple})
@@ -56,6 +58,50 @@ def field(item: Any, name: str) -> Any:
     if isinstance(item, dict):
         return item.get(name)
     return getattr(item, name, None)
+
+
+class Record(Protocol):
+    """What :func:`record` returns: ``get`` a field by its wire name."""
+
+    def get(self, name: str, /) -> Any: ...
+
+
+class _Fields:
+    """``get`` over an object whose fields are not in a ``__dict__``."""
+
+    __slots__ = ("_item",)
+
+    def __init__(self, item: Any) -> None:
+        self._item = item
+
+    def get(self, name: str, default: Any = None, /) -> Any:
+        value = field(self._item, name)
+        return default if value is None else value
+
+
+_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+def record(item: Any) -> Record:
+    """The fields of a wire dict or an SDK object, to read with ``get``.
+
+    A dict is returned as it is, and so is the ``__dict__`` of a pydantic
+    model (merged with its extra fields, if it has any): one call per object,
+    then plain dict lookups, where :func:`field` pays its checks per field.
+    Names a pydantic class defines as properties are not included.
+    """
+    kind = type(item)
+    if kind is dict:
+        return item  # type: ignore[no-any-return]
+    if item is None or kind in _NOT_RECORDS:
+        return _EMPTY
+    fields = getattr(item, "__dict__", None)
+    if fields is not None and _class_names(kind) is not None:
+        extra = getattr(item, "__pydantic_extra__", None)
+        return {**fields, **extra} if extra else fields
+    if isinstance(item, Mapping):
+        return item
+    return _Fields(item)
 
 
 def to_dict(item: Any) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterable
 from typing import Any, Final, overload
 
-from streamkit.llm._access import field, to_dict
+from streamkit.llm._access import Record, field, record, to_dict
 from streamkit.llm._builder import EventBuilder
 from streamkit.llm._drive import drive
 from streamkit.llm._events import FinishReason, LLMEvent, Usage
@@ -76,53 +76,55 @@ class OpenAIChatAdapter:
 
     def feed(self, chunk: Any) -> None:
         builder = self.builder
-        error = field(chunk, "error")
+        fields = record(chunk)
+        error = fields.get("error")
         if error:
             self._error(error)
             return
         if not builder.started:
-            builder.start(field(chunk, "id"), field(chunk, "model"))
-        for choice in field(chunk, "choices") or ():
-            index = field(choice, "index")
+            builder.start(fields.get("id"), fields.get("model"))
+        for choice in fields.get("choices") or ():
+            choice_fields = record(choice)
+            index = choice_fields.get("index")
             if index not in (0, None):
                 continue
-            delta = field(choice, "delta")
+            delta = choice_fields.get("delta")
             if delta is not None:
-                self._delta(delta)
-            reason = field(choice, "finish_reason")
+                self._delta(record(delta))
+            reason = choice_fields.get("finish_reason")
             if reason:
                 builder.finish(_FINISH.get(reason, "other"), reason)
-        usage = field(chunk, "usage")
+        usage = fields.get("usage")
         if usage:
             builder.usage(chat_usage(usage))
 
-    def _delta(self, delta: Any) -> None:
+    def _delta(self, delta: Record) -> None:
         builder = self.builder
-        reasoning = field(delta, "reasoning_content") or field(delta, "reasoning")
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning and isinstance(reasoning, str):
             builder.end(_TEXT)
             builder.reasoning(_REASONING, reasoning)
-        content = field(delta, "content")
+        content = delta.get("content")
         if content:
             builder.end(_REASONING)
             builder.text(_TEXT, content)
-        refusal = field(delta, "refusal")
+        refusal = delta.get("refusal")
         if refusal:
             builder.text(_REFUSAL, refusal, kind="refusal")
-        calls = field(delta, "tool_calls")
+        calls = delta.get("tool_calls")
         if calls:
             builder.end_blocks()
             for call in calls:
-                self._tool(call)
+                self._tool(record(call))
 
-    def _tool(self, call: Any) -> None:
+    def _tool(self, call: Record) -> None:
         builder = self.builder
-        index = _int(field(call, "index"))
+        index = _int(call.get("index"))
         if index is None:
             index = self._last_tool if self._last_tool is not None else 0
-        function = field(call, "function")
-        call_id = field(call, "id")
-        name = field(function, "name") if function is not None else None
+        function = record(call.get("function"))
+        call_id = call.get("id")
+        name = function.get("name")
         seen = self._tool_ids.get(index)
         key = self._keys.get(index)
         if key is None or (call_id and name and seen is not None and seen != call_id):
@@ -135,7 +137,7 @@ class OpenAIChatAdapter:
             self._tool_ids[index] = call_id
         self._last_tool = index
         builder.tool_start(key, call_id=call_id or None, name=name or None)
-        arguments = field(function, "arguments") if function is not None else None
+        arguments = function.get("arguments")
         if arguments:
             builder.tool_args(key, arguments)
 
