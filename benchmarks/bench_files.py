@@ -28,8 +28,8 @@ each line from a server of its own in a subprocess of this script, on
   keeps the Python read path on granian; as extra lines, both classes with
   ``http.response.pathsend`` removed from the scope by a middleware (so each
   reads the file in Python as on uvicorn).
-* **a plain socket server** calling ``socket.sendfile`` (no ASGI, no HTTP
-  library): the ceiling of loopback with this client.
+* **a plain socket server** calling ``os.sendfile`` on a blocking socket (no
+  ASGI, no HTTP library): a reference for loopback with this client.
 
 The client is a blocking socket in this process: it sends the request,
 parses the response head and counts the body bytes with 1 MiB ``recv_into``
@@ -40,10 +40,12 @@ take turns, pass after pass. The server's CPU time (``utime + stime`` of
 transfer (least of the passes), and its RSS is sampled every 10 ms during
 the transfer (``VmRSS``, with ``VmHWM`` reset before it as a cross-check);
 *peak RSS growth* is the peak minus the RSS just before the request (largest
-of the passes). After the timed passes, one more download per line hashes
-the whole body (SHA-256), which must equal the file's; an app middleware
-reports how each response was sent (``pathsend`` or body messages), which
-must be what the line claims.
+of the passes). The CPU time of every other user-space process is summed
+over each transfer too: above 0.15 CPU the run is flagged as disturbed.
+After the timed passes, one more download per line hashes the whole body
+(SHA-256), which must equal the file's; an app middleware reports how each
+response was sent (``pathsend`` or body messages), which must be what the
+line claims.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ import random
 import shutil
 import signal
 import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -103,9 +106,8 @@ SMALL_BYTES: Final = 4 * MiB
 
 #: The client's receive buffer.
 RECV_SIZE: Final = MiB
-#: CPUs used by the rest of the machine during a transfer above which the
-#: figures are flagged (loopback work the kernel does outside both processes
-#: is counted there too).
+#: CPUs used by other processes during a transfer above which the figures
+#: are flagged as unreliable.
 OTHERS_WARNING: Final = 0.15
 #: Seconds between RSS samples.
 SAMPLE_INTERVAL: Final = 0.01
@@ -226,9 +228,10 @@ GRANIAN_LINES: Final = [
 CEILING: Final = Line(
     "sendfile",
     "sendfile",
-    "socket.sendfile, no ASGI (ceiling)",
+    "os.sendfile, no ASGI (reference)",
     "sendfile",
-    "a blocking socket server calling sendfile(2): what loopback and this client can do",
+    "a blocking socket server calling sendfile(2), no HTTP library: the kernel's "
+    "zero-copy path with this client",
 )
 
 
@@ -400,8 +403,9 @@ def serve_granian(response: str, directory: Path) -> None:
 
 
 def serve_sendfile(directory: Path) -> None:
-    """A blocking HTTP/1.0-style server: one request per connection, the file
-    sent with ``socket.sendfile`` (sendfile(2)); stops when stdin closes."""
+    """A blocking server: one request per connection, the file sent with
+    ``os.sendfile`` on a blocking socket (so each call sends as much as the
+    kernel takes); stops when stdin closes."""
     files = {f"/file/{name}": directory / name for name in (BIG, SMALL)}
     stop = threading.Event()
 
@@ -432,7 +436,12 @@ def serve_sendfile(directory: Path) -> None:
                     f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n"
                     "content-type: application/octet-stream\r\n\r\n".encode()
                 )
-                conn.sendfile(file)
+                offset = 0
+                while offset < size:
+                    sent = os.sendfile(conn.fileno(), file.fileno(), offset, size - offset)
+                    if not sent:
+                        return
+                    offset += sent
         else:
             answer(conn, b"{}", "404 Not Found")
 
@@ -449,7 +458,12 @@ def serve_sendfile(directory: Path) -> None:
             except TimeoutError:
                 continue
             with conn, contextlib.suppress(OSError):
-                conn.settimeout(RECV_TIMEOUT)
+                # Blocking, with the bound set in the kernel (a Python timeout
+                # would make the socket non-blocking and split each sendfile).
+                conn.settimeout(None)
+                bound = struct.pack("ll", int(RECV_TIMEOUT), 0)  # struct timeval
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, bound)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, bound)
                 handle(conn)
 
 
@@ -575,13 +589,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all CPUs have spent busy since boot (``/proc/stat``),
-    time stolen by the hypervisor included."""
-    with open("/proc/stat", encoding="ascii") as stat:
-        ticks = [int(x) for x in stat.readline().split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+#: The kernel-thread flag (PF_KTHREAD) in /proc/<pid>/stat's flags field.
+_PF_KTHREAD: Final = 0x00200000
+
+
+def process_times(exclude: set[int]) -> dict[tuple[int, str], float]:
+    """CPU seconds of every user-space process but ``exclude`` (with their
+    reaped children's), keyed by pid and start time. Kernel threads are left
+    out: they include the loopback's own softirq work."""
+    times: dict[tuple[int, str], float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        try:
+            fields = proc_stat(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[6]) & _PF_KTHREAD:
+            continue
+        ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        times[(int(entry.name), fields[19])] = ticks / CLOCK_TICKS
+    return times
+
+
+def other_cpu(before: dict[tuple[int, str], float], after: dict[tuple[int, str], float]) -> float:
+    """CPU seconds the other processes used between two snapshots (those
+    that started meanwhile count whole; those that ended meanwhile and were
+    not reaped are missed)."""
+    return sum(t - before.get(key, 0.0) for key, t in after.items())
 
 
 def status_kib(pid: int, name: str) -> int:
@@ -629,18 +664,18 @@ class RssSampler:
         return self.peak
 
 
-def descendants(pid: int) -> list[tuple[int, str]]:
-    """The processes under ``pid`` (pid, start time), from /proc."""
+def processes_running(arg: str) -> list[tuple[int, str]]:
+    """The processes (pid, start time) whose command line has ``arg``: a
+    server's ``--serve`` argument names this run's temporary directory, so it
+    matches that server's processes only (granian's worker included)."""
+    needle = arg.encode()
     found: list[tuple[int, str]] = []
-    pending = [pid]
-    while pending and len(found) < 1000:
-        parent = pending.pop()
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{parent}/task").iterdir():
-                for child in (task / "children").read_text().split():
-                    with contextlib.suppress(OSError, IndexError):
-                        found.append((int(child), proc_stat(int(child))[19]))
-                        pending.append(int(child))
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError, IndexError):
+            if needle in Path(entry.path, "cmdline").read_bytes().split(b"\0"):
+                found.append((int(entry.name), proc_stat(int(entry.name))[19]))
     return found
 
 
@@ -650,9 +685,10 @@ class RunningServer:
 
     def __init__(self, line: Line, directory: Path) -> None:
         self.line = line
+        self.arg = f"{line.key}@{directory}"
         self.process = harness.ServerProcess(
             __file__,
-            f"{line.key}@{directory}",
+            self.arg,
             name=line.name,
             start_timeout=SERVER_START_TIMEOUT,
             stop_timeout=SERVER_STOP_TIMEOUT,
@@ -692,22 +728,31 @@ class RunningServer:
         while True:
             try:
                 self.pid = int(get_json(self.port, "/pid")["pid"])
-                return
+                break
             except OSError:
                 if self.process.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{self.line.name}: no answer on /pid") from None
                 time.sleep(0.05)
+        if self.pid not in {pid for pid, _ in processes_running(self.arg)}:
+            raise RuntimeError(f"{self.line.name}: /pid answered from another process")
+        self.check_running()
+
+    def check_running(self) -> None:
+        """Fail if the server's process has exited (a worker it left behind
+        could still answer, but would not be the server measured)."""
+        if self.process.proc.poll() is not None:
+            raise RuntimeError(f"{self.line.name}: the server exited")
 
     def stop(self) -> None:
         """Stop the server; then kill what it left running (granian's worker,
         if it outlives its parent), each by its pid and start time."""
-        children = descendants(self.process.pid) if self.process.proc.poll() is None else []
         self.process.stop()
+        left = processes_running(self.arg)
         deadline = time.monotonic() + SERVER_STOP_TIMEOUT
-        while children and time.monotonic() < deadline:
-            children = [(pid, started) for pid, started in children if alive(pid, started)]
+        while left and time.monotonic() < deadline:
             time.sleep(0.05)
-        for pid, started in children:
+            left = [(pid, started) for pid, started in left if alive(pid, started)]
+        for pid, started in left:
             if alive(pid, started):
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
@@ -730,7 +775,7 @@ class Sample:
     client_cpu: float
     idle_kib: int
     peak_kib: int
-    other_cpu: float  # CPU seconds the rest of the machine used meanwhile
+    other_cpu: float  # CPU seconds the other processes used meanwhile
 
     @property
     def mb_s(self) -> float:
@@ -738,7 +783,7 @@ class Sample:
 
     @property
     def others(self) -> float:
-        """What the rest of the machine used during the transfer, in CPUs."""
+        """What the other processes used during the transfer, in CPUs."""
         return max(0.0, self.other_cpu / self.seconds)
 
     @property
@@ -748,31 +793,36 @@ class Sample:
 
 def measure(server: RunningServer, size: int) -> tuple[Sample, str]:
     pid = server.pid
+    server.check_running()
     gc.collect()
     time.sleep(SETTLE)
     hwm = reset_peak(pid)
     idle = status_kib(pid, "VmRSS")
     sampler = RssSampler(pid)
-    busy0, own0, cpu0 = machine_busy_seconds(), time.process_time(), cpu_seconds(pid)
+    ours = {os.getpid(), pid, server.process.pid}
+    others0 = process_times(ours)
+    cpu0 = cpu_seconds(pid)
     gc.disable()
     try:
         response = server.download(BIG)
     finally:
         gc.enable()
-        cpu1, own1, busy1 = cpu_seconds(pid), time.process_time(), machine_busy_seconds()
+        cpu1 = cpu_seconds(pid)
         peak = sampler.stop()
+        others1 = process_times(ours)
     if hwm:
         peak = max(peak, status_kib(pid, "VmHWM"))
     if response.status != 200 or response.length != size:
         raise RuntimeError(f"{server.line.name}: {response.status}, {response.length} bytes")
     sent = server.how_sent(size)
-    other = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
+    other = other_cpu(others0, others1)
     sample = Sample(response.seconds, size, cpu1 - cpu0, response.client_cpu, idle, peak, other)
     return sample, sent
 
 
 def verify(server: RunningServer, size: int, expected: str) -> str:
     """Download the file once more, hashing it; the SHA-256 must be the file's."""
+    server.check_running()
     response = server.download(BIG, digest=True)
     if response.status != 200 or response.length != size or response.sha256 != expected:
         raise RuntimeError(
@@ -886,8 +936,8 @@ def report(results: Sequence[Result], sizes: Sizes, quick: bool) -> None:
     )
     print(
         "CPU: least of the passes, seconds per GiB; RSS growth: peak during the transfer "
-        "minus RSS just before it, largest of the passes; others: CPUs the rest of the "
-        "machine used meanwhile, largest of the passes"
+        "minus RSS just before it, largest of the passes; others: CPUs the other processes "
+        "(kernel threads left out) used meanwhile, largest of the passes"
     )
     width = max(len(r.line.name) for r in results)
     header = (
@@ -905,7 +955,7 @@ def report(results: Sequence[Result], sizes: Sizes, quick: bool) -> None:
     busiest = max(r.others for r in results)
     if busiest > OTHERS_WARNING:
         print(
-            f"WARNING: the rest of the machine used up to {busiest:.2f} CPUs during a transfer: "
+            f"WARNING: other processes used up to {busiest:.2f} CPUs during a transfer: "
             "the figures are not reliable; rerun on a quiet machine"
         )
     print("\nMB/s of every pass")
@@ -933,7 +983,9 @@ def report(results: Sequence[Result], sizes: Sizes, quick: bool) -> None:
         if ours is None or theirs is None:
             continue
         label = SERVER_LABELS[server]
-        ratios.append(Ratio(f"MB/s, {label}: streamkit / FileResponse", ours.mb_s / theirs.mb_s, 2))
+        ratios.append(
+            Ratio(f"MB/s, {label}: streamkit / FileResponse", ours.mb_s / theirs.mb_s, SPEED_TARGET)
+        )
         ratios.append(
             Ratio(
                 f"server CPU per GiB, {label}: FileResponse / streamkit",

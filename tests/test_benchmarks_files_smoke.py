@@ -28,7 +28,7 @@ LINES = (
     "granian: streamkit FileStreamResponse(file_chunks(path), size=)",
     "granian: streamkit FileStreamResponse(path), pathsend hidden",
     "granian: Starlette FileResponse(path), pathsend hidden",
-    "plain socket: socket.sendfile, no ASGI (ceiling)",
+    "plain socket: os.sendfile, no ASGI (reference)",
 )
 
 SUMMARY_LINES = (
